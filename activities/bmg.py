@@ -1,0 +1,37 @@
+"""BMG, the base of mobile citizens: does a citizen have a mobile number, and which."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.http import raise_for_retry
+from rules.pseudonyms import phone_ref
+
+
+class PhoneLookup(BaseModel):
+    iin: str
+
+
+class PhoneFound(BaseModel):
+    phone: str | None
+    phone_ref: str | None = None  # keyed pseudonym, for routing replies
+
+
+class Bmg:
+    """Activities calling BMG (``BMG_URL``)."""
+
+    def __init__(self, http: httpx.AsyncClient, *, pseudonym_key: str) -> None:
+        self._http = http
+        self._key = pseudonym_key
+
+    @activity.defn(name="bmg.find_phone")
+    async def find_phone(self, lookup: PhoneLookup) -> PhoneFound:
+        """The citizen's mobile number, or ``None`` when BMG has none (404)."""
+        response = await self._http.get(f"/v1/subscribers/{lookup.iin}")
+        if response.status_code == 404:
+            return PhoneFound(phone=None)
+        raise_for_retry(response, "BMG")
+        phone: str = response.json()["phone"]
+        return PhoneFound(phone=phone, phone_ref=phone_ref(self._key, phone))

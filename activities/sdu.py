@@ -1,0 +1,32 @@
+"""SDU, the state analytics system: the journal of citizens who could not be reached."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.http import raise_for_retry
+
+
+class JournalEntry(BaseModel):
+    program: str
+    month: str
+    iin: str
+    event: str
+    at: datetime
+
+
+class Sdu:
+    """Activities calling SDU (``SDU_URL``)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    @activity.defn(name="sdu.journal")
+    async def journal(self, entry: JournalEntry) -> None:
+        """Report an event (``NO_PHONE``) about a listed citizen back to SDU."""
+        response = await self._http.post("/v1/journal", json=entry.model_dump(mode="json"))
+        raise_for_retry(response, "SDU")

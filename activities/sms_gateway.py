@@ -1,0 +1,71 @@
+"""The SMS gateway: every consent request, reminder and confirmation goes out through here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.http import raise_for_retry
+from models.db import Sessions
+from models.records import SmsRecord
+
+SmsKind = Literal["consent_request", "reminder", "confirmation"]
+
+
+class OutgoingSms(BaseModel):
+    cycle_id: str
+    kind: SmsKind
+    sender: str  # the program's short number
+    to: str
+    text: str
+    program: str
+    month: str
+    region: str
+    at: datetime  # workflow time of the send, for the log
+
+
+class SmsAccepted(BaseModel):
+    message_id: str
+
+
+class SmsGateway:
+    """Activities calling the SMS gateway (``SMS_GATEWAY_URL``)."""
+
+    def __init__(self, http: httpx.AsyncClient, sessions: Sessions) -> None:
+        self._http = http
+        self._sessions = sessions
+
+    @activity.defn(name="sms.send")
+    async def send(self, sms: OutgoingSms) -> SmsAccepted:
+        """Hand one SMS to the gateway and log it.
+
+        The idempotency key is the cycle and the kind of message, so however often this activity
+        is retried (gateway 5xx, 429, a worker killed mid-call) the citizen gets one SMS of a kind.
+        """
+        key = f"{sms.cycle_id}:{sms.kind}"
+        response = await self._http.post(
+            "/v1/messages",
+            json={"from": sms.sender, "to": sms.to, "text": sms.text},
+            headers={"Idempotency-Key": key},
+        )
+        raise_for_retry(response, "SMS gateway")
+        accepted = SmsAccepted(message_id=response.json()["message_id"])
+        async with self._sessions() as session:
+            await session.merge(
+                SmsRecord(
+                    idempotency_key=key,
+                    cycle_id=sms.cycle_id,
+                    kind=sms.kind,
+                    message_id=accepted.message_id,
+                    program=sms.program,
+                    month=sms.month,
+                    region=sms.region,
+                    accepted_at=sms.at,
+                )
+            )
+            await session.commit()
+        return accepted

@@ -1,0 +1,1 @@
+"""Types of the product: settings, program definitions, workflow messages and database records."""

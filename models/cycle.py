@@ -1,0 +1,124 @@
+"""The citizen cycle's messages: its input, the replies and requests it takes, what it reports.
+
+One pydantic model per workflow input, update and query, so the Temporal payloads are typed and
+versionable (STYLE.md §2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
+
+
+class CycleState(StrEnum):
+    """The states a cycle can be seen in (SPEC.md §3); the Temporal UI filters on them."""
+
+    SCHEDULED = "SCHEDULED"
+    NO_PHONE = "NO_PHONE"
+    AWAITING_CONSENT = "AWAITING_CONSENT"
+    REMINDED = "REMINDED"
+    REFUSED = "REFUSED"
+    CONSENT_EXPIRED = "CONSENT_EXPIRED"
+    VOUCHER_ISSUED = "VOUCHER_ISSUED"
+    ACCOUNT_PENDING_CONFIRMATION = "ACCOUNT_PENDING_CONFIRMATION"
+    ACTIVATED = "ACTIVATED"
+    VOUCHER_EXPIRED = "VOUCHER_EXPIRED"
+    HANDED_OVER = "HANDED_OVER"
+    SETTLED = "SETTLED"
+    CLOSED = "CLOSED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+FINAL_STATES = frozenset(
+    {
+        CycleState.NO_PHONE,
+        CycleState.REFUSED,
+        CycleState.CONSENT_EXPIRED,
+        CycleState.VOUCHER_EXPIRED,
+        CycleState.SETTLED,
+        CycleState.CLOSED,
+        CycleState.WITHDRAWN,
+    }
+)
+AWAITING_STATES = frozenset({CycleState.AWAITING_CONSENT, CycleState.REMINDED})
+
+
+class Citizen(BaseModel):
+    """A potential recipient as SDU lists them."""
+
+    iin: str = Field(pattern=r"^\d{12}$")
+    region: str
+    locality: str | None = None
+    lang: Lang = "ru"
+    family_size: int = Field(default=1, ge=1, le=30)
+    assistance: list[Assistance] = Field(default_factory=lambda: ["TSA"])
+
+
+class CycleInput(BaseModel):
+    """Everything a cycle needs, resolved when the citizen is listed."""
+
+    program: ProgramCode
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    citizen: Citizen
+    citizen_ref: str
+    rules: ProgramVersion
+    voucher_amount_kzt: int | None = None
+
+
+class Reply(BaseModel):
+    """An inbound SMS routed to this cycle by the webhook."""
+
+    message_id: str
+    text: str
+    received_at: datetime
+
+
+ReplyResult = Literal["consent", "refusal", "unrecognised", "late", "duplicate", "no_cycle"]
+
+
+class ReplyOutcome(BaseModel):
+    result: ReplyResult
+
+
+class Withdrawal(BaseModel):
+    """SDU removed the citizen from the month's list."""
+
+    reason: str = "sdu_correction"
+
+
+class CycleEvent(BaseModel):
+    """One line of a cycle's history, as ops and the wallet see it."""
+
+    at: datetime
+    event: str
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class CycleStatus(BaseModel):
+    """What the ``status`` query answers."""
+
+    cycle_id: str
+    program: ProgramCode
+    month: str
+    region: str
+    state: CycleState
+    voucher_id: str
+    valid_until: date | None = None
+    amount_kzt: int | None = None
+    history: list[CycleEvent]
+
+
+def cycle_id(program: str, month: str, citizen_ref: str) -> str:
+    """The deterministic workflow ID of a citizen's cycle: one per program, month and citizen."""
+    return f"cycle-{program}-{month}-{citizen_ref}"
+
+
+def voucher_id(cycle: str) -> str:
+    """The deterministic ID of the voucher a cycle issues, so a retried issue is the same one."""
+    return "V" + hashlib.sha256(f"voucher:{cycle}".encode()).hexdigest()[:19].upper()

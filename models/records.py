@@ -1,0 +1,75 @@
+"""What the product keeps in its database: the cycles' current figures and their auditable acts.
+
+The database holds pseudonyms, never a raw phone number; the IIN is kept only where the consent
+record must name the person (the audit trail of SPEC.md §3 step 5).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class CycleRecord(SQLModel, table=True):
+    """One row per citizen cycle, kept current by the cycle: the source of reports and routing."""
+
+    __tablename__ = "cycles"
+
+    cycle_id: str = Field(primary_key=True)
+    program: str = Field(index=True)
+    month: str = Field(index=True)
+    region: str
+    state: str = Field(index=True)
+    citizen_ref: str = Field(index=True)
+    phone_ref: str | None = Field(default=None, index=True)
+    short_number: str | None = None
+    voucher_id: str = Field(index=True)
+    updated_at: datetime
+
+
+class SmsRecord(SQLModel, table=True):
+    """Every SMS the gateway accepted, one per idempotency key."""
+
+    __tablename__ = "sms_log"
+
+    idempotency_key: str = Field(primary_key=True)
+    cycle_id: str = Field(index=True)
+    kind: str
+    message_id: str
+    program: str
+    month: str
+    region: str
+    accepted_at: datetime
+
+
+class ConsentRecord(SQLModel, table=True):
+    """An auditable consent or refusal: who, when, through which message, under which rules."""
+
+    __tablename__ = "consents"
+
+    message_id: str = Field(primary_key=True)
+    cycle_id: str = Field(index=True)
+    citizen_ref: str = Field(index=True)
+    iin: str
+    program: str
+    program_version: str = Field(index=True)
+    month: str
+    decision: str  # "agree" | "refuse"
+    received_at: datetime
+    recorded_at: datetime
+
+
+class VoucherRecord(SQLModel, table=True):
+    """A voucher issued into the wallet."""
+
+    __tablename__ = "vouchers"
+
+    voucher_id: str = Field(primary_key=True)
+    cycle_id: str = Field(index=True)
+    program: str
+    month: str
+    region: str
+    amount_kzt: int | None = None
+    valid_until: date
+    issued_at: datetime

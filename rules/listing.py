@@ -1,0 +1,30 @@
+"""What a cycle is given when its citizen is listed: the resolved rules and the voucher value."""
+
+from __future__ import annotations
+
+from models.cycle import Citizen, CycleInput
+from models.programs import ProgramVersion
+from rules.voucher import food_voucher_amount
+
+
+def prepare_cycle(
+    rules: ProgramVersion, *, month: str, citizen: Citizen, citizen_ref: str, mrp_kzt: int
+) -> CycleInput:
+    """The input of the cycle of ``citizen`` for ``month`` under ``rules``.
+
+    The voucher's value is fixed here, at listing, from the MRP of the month's year, so a later
+    change of the reference data does not change a cycle already running.
+    """
+    amount = None
+    if rules.voucher.kind == "fixed_mrp":
+        amount = food_voucher_amount(
+            rules.voucher, mrp_kzt=mrp_kzt, family_size=citizen.family_size, region=citizen.region
+        )
+    return CycleInput(
+        program=rules.program,
+        month=month,
+        citizen=citizen,
+        citizen_ref=citizen_ref,
+        rules=rules,
+        voucher_amount_kzt=amount,
+    )

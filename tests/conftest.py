@@ -1,0 +1,50 @@
+"""Shared fixtures: real Temporal servers, the simulators on loopback, the product's worker."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workers import setup_namespace
+from tests.harness import Product, run_product
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the session (its clock only moves forward)."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await setup_namespace(environment.client)
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+async def product(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Product]:
+    """The worker on a fresh task queue and database, with the simulators on loopback.
+
+    The worker gets a plain client, so the clock moves only when a test calls ``env.sleep``.
+    """
+    plain = await Client.connect(
+        env.client.service_client.config.target_host, namespace=env.client.namespace
+    )
+    async with run_product(
+        env,
+        plain,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
+        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
+    ) as running:
+        yield running

@@ -1,0 +1,157 @@
+"""The product running inside a test: worker, simulators, and helpers that read like the spec."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.cycles import deliver_reply, start_cycle
+from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
+from models.programs import ProgramVersion, load_programs
+from models.reference import load_reference
+from models.settings import Settings
+from rules import calendar
+from rules.listing import prepare_cycle
+from rules.pseudonyms import citizen_ref
+from simulators.cohort import sample_cohort
+from simulators.servers import run_simulators
+from simulators.state import World
+from workers import create_worker, product_client
+
+T = TypeVar("T")
+_messages = itertools.count(1)
+
+
+@dataclass
+class Product:
+    env: WorkflowEnvironment
+    client: Client
+    settings: Settings
+    world: World
+    started: list[str] = field(default_factory=list)
+
+    async def now(self) -> datetime:
+        return (await self.env.get_current_time()).astimezone(calendar.ALMATY)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        """Move the test server's clock to ``moment`` (it never goes back)."""
+        delta = moment - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    async def next_month(self, program: str) -> tuple[str, ProgramVersion]:
+        """The first month, at least one month ahead, whose list is still open."""
+        book = load_programs()
+        month = calendar.next_month(calendar.month_of(await self.now()))
+        while (rules := book.for_month(program, month)) is None:
+            month = calendar.next_month(month)
+        return month, rules
+
+    def citizen(self, program: str, *, with_phone: bool = True, **changes: Any) -> Citizen:
+        """A fresh citizen of ``program``'s territory, known to BMG unless ``with_phone=False``."""
+        person = sample_cohort(1, program=program, seed=next(_messages))[0]
+        citizen = Citizen.model_validate({**person, **changes})
+        if with_phone:
+            self.world.subscribers[citizen.iin] = person["phone"]
+        else:
+            self.world.subscribers.pop(citizen.iin, None)
+        return citizen
+
+    def phone(self, citizen: Citizen) -> str:
+        return self.world.subscribers[citizen.iin]
+
+    async def list(self, rules: ProgramVersion, month: str, citizen: Citizen) -> WorkflowHandle[Any, Any]:
+        """List ``citizen`` for ``month``: their cycle starts now (test server time)."""
+        cycle = prepare_cycle(
+            rules,
+            month=month,
+            citizen=citizen,
+            citizen_ref=citizen_ref(self.settings.pseudonym_key, citizen.iin),
+            mrp_kzt=load_reference().mrp(int(month[:4])),
+        )
+        await start_cycle(self.client, task_queue=self.settings.task_queue, cycle=cycle)
+        handle = self.handle(rules.program, month, citizen)
+        self.started.append(handle.id)
+        return handle
+
+    async def stop_cycles(self) -> None:
+        """Terminate what this test left running: the shared test server would otherwise wait
+        for its worker, gone with the test, whenever the clock passes one of its timers."""
+        for workflow_id in self.started:
+            try:
+                await self.client.get_workflow_handle(workflow_id).terminate("test finished")
+            except RPCError:
+                pass  # already closed
+
+    def handle(self, program: str, month: str, citizen: Citizen) -> WorkflowHandle[Any, Any]:
+        ref = citizen_ref(self.settings.pseudonym_key, citizen.iin)
+        return self.client.get_workflow_handle(cycle_id(program, month, ref))
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
+        return await handle.query("status", result_type=CycleStatus)
+
+    async def reply(self, handle: WorkflowHandle[Any, Any], text: str, message_id: str | None = None) -> str:
+        """The citizen answers by SMS; returns what the cycle made of it."""
+        reply = Reply(
+            message_id=message_id or f"in-{next(_messages)}", text=text, received_at=await self.now()
+        )
+        return await deliver_reply(self.client, workflow_id=handle.id, reply=reply)
+
+    def sms(self, citizen: Citizen) -> list[str]:
+        """The kinds of SMS the gateway accepted for ``citizen``, oldest first."""
+        return [m.idempotency_key.rsplit(":", 1)[1] for m in self.world.sent_to(self.phone(citizen))]
+
+    async def state_becomes(self, handle: WorkflowHandle[Any, Any], state: CycleState) -> CycleStatus:
+        return await eventually(lambda: self.status(handle), lambda s: s.state == state)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, seconds: float = 15.0
+) -> T:
+    """Poll ``probe`` until ``ok`` holds (activities run in real time after a clock jump)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        value = await probe()
+        if ok(value) or asyncio.get_running_loop().time() > deadline:
+            assert ok(value), f"still {value!r} after {seconds}s"
+            return value
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def run_product(
+    env: WorkflowEnvironment, plain: Client, *, database_url: str, task_queue: str
+) -> AsyncIterator[Product]:
+    world = World()
+    settings = Settings(database_url=database_url, task_queue=task_queue)
+    async with run_simulators(
+        world,
+        sms_token=settings.sms_gateway_token,
+        webhook_url=None,
+        webhook_secret=settings.sms_webhook_secret,
+    ) as urls:
+        settings = settings.model_copy(
+            update={
+                "bmg_url": urls.bmg_url,
+                "sdu_url": urls.sdu_url,
+                "sms_gateway_url": urls.sms_gateway_url,
+                "wallet_url": urls.wallet_url,
+                "gas_provider_url": urls.gas_provider_url,
+                "food_provider_url": urls.food_provider_url,
+            }
+        )
+        product = Product(env=env, client=product_client(plain), settings=settings, world=world)
+        async with create_worker(plain, settings):
+            try:
+                yield product
+            finally:
+                await product.stop_cycles()

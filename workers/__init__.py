@@ -1,0 +1,6 @@
+"""Worker process entry points (CONTRACTS.md §4)."""
+
+from workers._namespace import setup_namespace
+from workers._worker import create_worker, product_client
+
+__all__ = ["create_worker", "product_client", "setup_namespace"]

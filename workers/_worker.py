@@ -1,0 +1,109 @@
+"""Builds the worker: every workflow and activity, the outside systems' clients, the database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Plugin, Worker, WorkerConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.bmg import Bmg
+from activities.records import Records
+from activities.sdu import Sdu
+from activities.sms_gateway import SmsGateway
+from activities.wallet import Wallet
+from models.db import create_engine, create_schema, create_sessions
+from models.settings import Settings
+from workflows import WORKFLOWS
+
+
+def product_client(client: Client) -> Client:
+    """The same connection with the product's data converter (pydantic payloads)."""
+    config = client.config()
+    config["data_converter"] = pydantic_data_converter
+    return Client(**config)
+
+
+def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
+    """A Temporal worker with every workflow and activity of the product.
+
+    The database schema is created when the worker starts, and the HTTP clients and the engine
+    are closed when it stops. ``overrides`` go to :class:`temporalio.worker.Worker` (tests use
+    ``max_cached_workflows=0`` to replay every task).
+    """
+    engine = create_engine(settings.database_url)
+    sessions = create_sessions(engine)
+    clients = _OutsideClients(settings)
+    wallet, records = Wallet(clients.wallet, sessions), Records(sessions)
+    activities = [
+        Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,
+        Sdu(clients.sdu).journal,
+        SmsGateway(clients.sms, sessions).send,
+        wallet.issue_voucher,
+        wallet.notify,
+        records.record_cycle,
+        records.record_consent,
+        records.consent_on_file,
+    ]
+    options: dict[str, Any] = {
+        "task_queue": settings.task_queue,
+        "workflows": WORKFLOWS,
+        "activities": activities,
+        "workflow_runner": SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
+        ),
+        "plugins": [_Resources(engine, clients)],
+    }
+    return Worker(product_client(client), **(options | overrides))
+
+
+class _OutsideClients:
+    """One ``httpx.AsyncClient`` per outside system, closed with the worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        timeout = httpx.Timeout(settings.http_timeout_s)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+        def client(url: str, **headers: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, headers=headers)
+
+        self.bmg = client(settings.bmg_url)
+        self.sdu = client(settings.sdu_url)
+        self.sms = client(settings.sms_gateway_url, Authorization=f"Bearer {settings.sms_gateway_token}")
+        self.wallet = client(settings.wallet_url)
+        self.gas = client(settings.gas_provider_url)
+        self.food = client(settings.food_provider_url)
+
+    async def aclose(self) -> None:
+        for http in (self.bmg, self.sdu, self.sms, self.wallet, self.gas, self.food):
+            await http.aclose()
+
+
+class _Resources(Plugin):
+    """Creates the schema before the worker polls, and releases connections after it stops."""
+
+    def __init__(self, engine: AsyncEngine, clients: _OutsideClients) -> None:
+        self._engine = engine
+        self._clients = clients
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        return config
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        await create_schema(self._engine)
+        try:
+            await next(worker)
+        finally:
+            await self._clients.aclose()
+            await self._engine.dispose()
+
+    def configure_replayer(self, config: Any) -> Any:
+        return config
+
+    def run_replayer(self, replayer: Any, histories: Any, next: Any) -> Any:
+        return next(replayer, histories)
