@@ -1,15 +1,105 @@
-"""The Temporal side of citizen cycles, as callers outside a workflow reach them."""
+"""The Temporal side of citizen cycles, as callers outside a workflow reach them: starting the
+listed citizens' cycles, delivering replies, withdrawing."""
 
 from __future__ import annotations
 
+import asyncio
+
+from pydantic import BaseModel
+from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.cycle import CycleInput, CycleState, Reply, ReplyOutcome, ReplyResult, cycle_id
+from models.cycle import (
+    Citizen,
+    CycleInput,
+    CycleState,
+    Reply,
+    ReplyOutcome,
+    ReplyResult,
+    Withdrawal,
+    cycle_id,
+)
+from models.db import Sessions
+from models.programs import ProgramBook
+from models.reference import Reference
 from models.search import cycle_attributes
-from workflows.citizen_cycle import CitizenCycle
+from models.store import pending_listings
+from rules.listing import prepare_cycle
+
+CYCLE_WORKFLOW = "CitizenCycle"
+
+
+class PendingCycles(BaseModel):
+    program: str
+    month: str
+
+
+class CycleStarter:
+    """Starts the cycles of listed citizens (the fan-out of a month's list)."""
+
+    def __init__(
+        self,
+        client: Client,
+        sessions: Sessions,
+        *,
+        task_queue: str,
+        programs: ProgramBook,
+        reference: Reference,
+        page: int = 500,
+        concurrency: int = 64,
+    ) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._task_queue = task_queue
+        self._programs = programs
+        self._reference = reference
+        self._page = page
+        self._concurrency = asyncio.Semaphore(concurrency)
+
+    @activity.defn(name="cycles.start_pending")
+    async def start_pending(self, pending: PendingCycles) -> int:
+        """Start every listed citizen's cycle not started yet; return how many were started.
+
+        Pages through the database, heartbeating after each page, so a retried activity goes on
+        where the last one stopped; a cycle started twice is refused by its deterministic ID.
+        """
+        rules = self._programs.for_month(pending.program, pending.month)
+        if rules is None:
+            return 0
+        mrp = self._reference.mrp(int(pending.month[:4]))
+        started = 0
+        while True:
+            async with self._sessions() as session:
+                page = await pending_listings(
+                    session, program=pending.program, month=pending.month, limit=self._page
+                )
+                if not page:
+                    return started
+                cycles = [
+                    prepare_cycle(
+                        rules,
+                        month=pending.month,
+                        citizen=Citizen.model_validate_json(row.citizen or "{}"),
+                        citizen_ref=row.citizen_ref,
+                        mrp_kzt=mrp,
+                        listed_at=row.listed_at,
+                    )
+                    for row in page
+                ]
+                results = await asyncio.gather(*(self._start(cycle) for cycle in cycles))
+                started += sum(results)
+                for row in page:
+                    row.started, row.citizen = True, None  # the cycle holds the IIN from now on
+                    session.add(row)
+                await session.commit()
+            activity.heartbeat(started)
+
+    async def _start(self, cycle: CycleInput) -> bool:
+        async with self._concurrency:
+            return await start_cycle(self._client, task_queue=self._task_queue, cycle=cycle)
 
 
 async def start_cycle(client: Client, *, task_queue: str, cycle: CycleInput) -> bool:
@@ -21,7 +111,7 @@ async def start_cycle(client: Client, *, task_queue: str, cycle: CycleInput) -> 
     workflow_id = cycle_id(cycle.program, cycle.month, cycle.citizen_ref)
     try:
         await client.start_workflow(
-            CitizenCycle.run,
+            CYCLE_WORKFLOW,
             cycle,
             id=workflow_id,
             task_queue=task_queue,
@@ -45,15 +135,28 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
     """
     handle = client.get_workflow_handle(workflow_id)
     try:
-        outcome = await handle.execute_update(CitizenCycle.reply, reply)
+        outcome = await handle.execute_update("reply", reply, result_type=ReplyOutcome)
     except RPCError as error:
-        try:
-            described = await handle.describe()
-        except RPCError as missing:
-            if missing.status == RPCStatusCode.NOT_FOUND:
-                return "no_cycle"
-            raise
-        if described.status != WorkflowExecutionStatus.RUNNING:
+        status = await _status(client, workflow_id)
+        if status is None:
+            return "no_cycle"
+        if status != WorkflowExecutionStatus.RUNNING:
             return "late"
         raise error
-    return ReplyOutcome.model_validate(outcome).result
+    return outcome.result
+
+
+async def withdraw_cycle(client: Client, *, workflow_id: str) -> CycleState:
+    """Withdraw a cycle (SDU correction); raises ``WorkflowUpdateFailedError`` if it may not be."""
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.execute_update("withdraw", Withdrawal(), result_type=CycleState)
+
+
+async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as missing:
+        if missing.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return described.status

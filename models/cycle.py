@@ -57,7 +57,7 @@ class Citizen(BaseModel):
     locality: str | None = None
     lang: Lang = "ru"
     family_size: int = Field(default=1, ge=1, le=30)
-    assistance: list[Assistance] = Field(default_factory=lambda: ["TSA"])
+    assistance: list[Assistance] = Field(default_factory=lambda: list[Assistance](["TSA"]))
 
 
 class CycleInput(BaseModel):
@@ -69,6 +69,7 @@ class CycleInput(BaseModel):
     citizen_ref: str
     rules: ProgramVersion
     voucher_amount_kzt: int | None = None
+    listed_at: datetime | None = None  # when the intake admitted the batch (workflow time)
 
 
 class Reply(BaseModel):

@@ -1,7 +1,7 @@
 """Program definitions: the rules of SPEC.md §2 as versioned data.
 
 A program (``gas`` or ``food``) is a list of versions, each with an effective period. A month is
-run under the version in force on the month's first day; the resolved version travels with every
+run under the version in force on the month's send day (the day its citizens are first texted); the resolved version travels with every
 cycle of that month, so editing a definition never changes a cycle already running.
 
 The definitions live in ``models/data/programs/<program>.json`` and are validated here.
@@ -9,6 +9,7 @@ The definitions live in ``models/data/programs/<program>.json`` and are validate
 
 from __future__ import annotations
 
+import calendar
 import json
 from datetime import date, time
 from functools import cache
@@ -109,9 +110,16 @@ class ProgramVersion(_Frozen):
         return self
 
     def in_force_on(self, day: date) -> bool:
+        """Whether this version's effective period includes ``day``."""
         return self.effective_from <= day and (
             self.effective_until is None or day <= self.effective_until
         )
+
+    def send_date(self, month: str) -> date:
+        """The local date of the send day in ``month`` (``YYYY-MM``), clamped to the month."""
+        year, number = int(month[:4]), int(month[5:7])
+        last = calendar.monthrange(year, number)[1]
+        return date(year, number, min(self.send_day, last))
 
     def covers(self, region: str, locality: str | None) -> bool:
         """Whether a citizen living in ``region`` (and ``locality``) is in the territory."""
@@ -130,10 +138,13 @@ class ProgramBook(_Frozen):
     versions: tuple[ProgramVersion, ...]
 
     def for_month(self, program: str, month: str) -> ProgramVersion | None:
-        """The version in force on the first day of ``month`` (``YYYY-MM``), if any."""
-        first = date.fromisoformat(f"{month}-01")
+        """The version in force on ``month``'s send day (``month`` is ``YYYY-MM``), if any.
+
+        The send day is when the month's cycle first reaches citizens, so a version published
+        mid-month (food's seed 004, on 5 January 2026) runs that month if it is in force by then.
+        """
         for version in self.versions:
-            if version.program == program and version.in_force_on(first):
+            if version.program == program and version.in_force_on(version.send_date(month)):
                 return version
         return None
 

@@ -73,3 +73,35 @@ class VoucherRecord(SQLModel, table=True):
     amount_kzt: int | None = None
     valid_until: date
     issued_at: datetime
+
+
+class ListingRecord(SQLModel, table=True):
+    """A citizen SDU listed for a program-month: one row each, whatever the re-sends.
+
+    ``citizen`` (the listed record, with the IIN) is kept only until the cycle has started;
+    from then on the cycle holds it and the row keeps the pseudonym alone.
+    """
+
+    __tablename__ = "listings"
+
+    program: str = Field(primary_key=True)
+    month: str = Field(primary_key=True)
+    citizen_ref: str = Field(primary_key=True)
+    region: str
+    citizen: str | None = None  # JSON of models.cycle.Citizen while the cycle is pending
+    listed_at: datetime
+    started: bool = Field(default=False, index=True)
+
+
+class InboundSmsRecord(SQLModel, table=True):
+    """An SMS reply received through the webhook, kept before it is answered."""
+
+    __tablename__ = "inbound_sms"
+
+    message_id: str = Field(primary_key=True)
+    phone_ref: str = Field(index=True)
+    short_number: str
+    text: str
+    received_at: datetime
+    cycle_id: str | None = None
+    result: str | None = None  # None until the cycle has taken it

@@ -163,7 +163,7 @@ def handover_moment(rules: ProgramVersion, month: str) -> datetime | None:
 
 def month_open_for_listing(rules: ProgramVersion, month: str, now: datetime) -> bool:
     """Whether SDU may still send the list of ``month`` under ``rules`` at ``now``."""
-    in_force = rules.in_force_on(month_start(month).date())
+    in_force = rules.in_force_on(rules.send_date(month))
     return in_force and _local(now) < list_closes(rules, month)
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from models.cycle import Citizen, CycleInput
 from models.programs import ProgramVersion
 from rules.voucher import food_voucher_amount
 
 
 def prepare_cycle(
-    rules: ProgramVersion, *, month: str, citizen: Citizen, citizen_ref: str, mrp_kzt: int
+    rules: ProgramVersion,
+    *,
+    month: str,
+    citizen: Citizen,
+    citizen_ref: str,
+    mrp_kzt: int,
+    listed_at: datetime | None = None,
 ) -> CycleInput:
     """The input of the cycle of ``citizen`` for ``month`` under ``rules``.
 
@@ -27,4 +35,5 @@ def prepare_cycle(
         citizen_ref=citizen_ref,
         rules=rules,
         voucher_amount_kzt=amount,
+        listed_at=listed_at,
     )

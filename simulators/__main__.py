@@ -37,7 +37,9 @@ async def _serve(args: argparse.Namespace) -> None:
     world = World()
     gas = sample_cohort(args.cohort, args.seed, program="gas")
     food = sample_cohort(args.cohort, args.seed, program="food")
-    no_phone = seed_world(world, gas + food, accounts=max(10, args.cohort // 2), seed=args.seed)
+    # Seeded per program, so "every 10th citizen" counts within each program's list.
+    no_phone = seed_world(world, gas, accounts=max(10, args.cohort // 2), seed=args.seed)
+    no_phone += seed_world(world, food, accounts=0)
     ports = {name: args.base_port + offset for offset, name in enumerate(SYSTEMS)}
     async with run_simulators(
         world,

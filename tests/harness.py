@@ -10,21 +10,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
+from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply, start_cycle
+from api import create_app
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
+from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
+from models.records import CycleRecord, ListingRecord
 from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
 from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
+from simulators.embedded import serve
 from simulators.servers import run_simulators
 from simulators.state import World
+from simulators.webhook import send_reply
 from workers import create_worker, product_client
 
 T = TypeVar("T")
@@ -37,7 +44,24 @@ class Product:
     client: Client
     settings: Settings
     world: World
+    api_url: str
     started: list[str] = field(default_factory=list)
+
+    def api(self, role: str) -> httpx.AsyncClient:
+        """An HTTP client of the product's API holding ``role``'s token."""
+        token = next(t for t, r in self.settings.tokens_by_role().items() if r == role)
+        return httpx.AsyncClient(
+            base_url=self.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    async def text_back(self, citizen: Citizen, rules: ProgramVersion, text: str) -> str:
+        """The citizen replies by SMS through the gateway; returns the webhook's ``result``."""
+        _, deliveries = await send_reply(
+            self.world, from_=self.phone(citizen), to=rules.short_number, text=text
+        )
+        assert deliveries[-1].status == 200, deliveries[-1]
+        result: str = deliveries[-1].body["result"]
+        return result
 
     async def now(self) -> datetime:
         return (await self.env.get_current_time()).astimezone(calendar.ALMATY)
@@ -86,7 +110,13 @@ class Product:
     async def stop_cycles(self) -> None:
         """Terminate what this test left running: the shared test server would otherwise wait
         for its worker, gone with the test, whenever the clock passes one of its timers."""
-        for workflow_id in self.started:
+        engine = create_engine(self.settings.database_url)
+        async with create_sessions(engine)() as session:
+            cycles = (await session.exec(select(CycleRecord.cycle_id))).all()
+            months = (await session.exec(select(ListingRecord.program, ListingRecord.month))).all()
+        await engine.dispose()
+        intakes = {f"intake-{program}-{month}" for program, month in months}
+        for workflow_id in {*self.started, *cycles, *intakes}:
             try:
                 await self.client.get_workflow_handle(workflow_id).terminate("test finished")
             except RPCError:
@@ -110,8 +140,22 @@ class Product:
         """The kinds of SMS the gateway accepted for ``citizen``, oldest first."""
         return [m.idempotency_key.rsplit(":", 1)[1] for m in self.world.sent_to(self.phone(citizen))]
 
-    async def state_becomes(self, handle: WorkflowHandle[Any, Any], state: CycleState) -> CycleStatus:
-        return await eventually(lambda: self.status(handle), lambda s: s.state == state)
+    async def state_becomes(
+        self, handle: WorkflowHandle[Any, Any], state: CycleState
+    ) -> CycleStatus:
+        """Wait (bounded) until the cycle is in ``state``; it may not have started yet."""
+
+        async def probe() -> CycleStatus | None:
+            try:
+                return await self.status(handle)
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        found = await eventually(probe, lambda s: s is not None and s.state == state)
+        assert found is not None
+        return found
 
 
 async def eventually(
@@ -149,9 +193,16 @@ async def run_product(
                 "food_provider_url": urls.food_provider_url,
             }
         )
-        product = Product(env=env, client=product_client(plain), settings=settings, world=world)
-        async with create_worker(plain, settings):
+        app = create_app(plain, settings)
+        async with app.router.lifespan_context(app), serve(app) as api_url:
+            world.webhook_url = f"{api_url}/v1/sms/inbound"
+            product = Product(
+                env=env, client=product_client(plain), settings=settings, world=world, api_url=api_url
+            )
             try:
-                yield product
+                async with create_worker(plain, settings):
+                    yield product
             finally:
+                # After the worker: terminating a workflow in the middle of one of its tasks
+                # leaves the test server's time-skipping lock held.
                 await product.stop_cycles()

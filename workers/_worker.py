@@ -13,10 +13,13 @@ from temporalio.worker import Plugin, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.bmg import Bmg
+from activities.cycles import CycleStarter
 from activities.records import Records
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
+from models.programs import load_programs
+from models.reference import load_reference
 from models.db import create_engine, create_schema, create_sessions
 from models.settings import Settings
 from workflows import WORKFLOWS
@@ -36,6 +39,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     are closed when it stops. ``overrides`` go to :class:`temporalio.worker.Worker` (tests use
     ``max_cached_workflows=0`` to replay every task).
     """
+    client = product_client(client)
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
     clients = _OutsideClients(settings)
@@ -49,6 +53,13 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         records.record_cycle,
         records.record_consent,
         records.consent_on_file,
+        CycleStarter(
+            client,
+            sessions,
+            task_queue=settings.task_queue,
+            programs=load_programs(),
+            reference=load_reference(),
+        ).start_pending,
     ]
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
@@ -59,7 +70,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         ),
         "plugins": [_Resources(engine, clients)],
     }
-    return Worker(product_client(client), **(options | overrides))
+    return Worker(client, **(options | overrides))
 
 
 class _OutsideClients:

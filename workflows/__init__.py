@@ -1,7 +1,8 @@
 """Orchestration only: one workflow per business process, no I/O and no clocks."""
 
 from workflows.citizen_cycle import CitizenCycle
+from workflows.month_intake import MonthIntake
 
-WORKFLOWS = [CitizenCycle]
+WORKFLOWS = [CitizenCycle, MonthIntake]
 
-__all__ = ["WORKFLOWS", "CitizenCycle"]
+__all__ = ["WORKFLOWS", "CitizenCycle", "MonthIntake"]

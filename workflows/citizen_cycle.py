@@ -58,7 +58,7 @@ class CitizenCycle:
         self._rules = cycle.rules
         self._id = workflow.info().workflow_id
         self._voucher_id = voucher_id(self._id)
-        self._listed_at = workflow.now()
+        self._listed_at = cycle.listed_at or workflow.now()
         self._state = CycleState.SCHEDULED
         self._history: list[CycleEvent] = []
         self._phone: str | None = None

@@ -549,10 +549,16 @@ def test_gas_list_open_until_end_of_14th(
 
 
 def test_list_closed_when_version_not_in_force(gas: ProgramVersion) -> None:
-    """A version that starts after the month's first day does not govern that month."""
-    later = gas.model_copy(update={"effective_from": date(2027, 3, 2)})
+    """A version that starts after the month's send day does not govern that month."""
+    later = gas.model_copy(update={"effective_from": date(2027, 3, 8)})
     assert not month_open_for_listing(later, "2027-03", _at(2027, 2, 20))
     assert month_open_for_listing(later, "2027-04", _at(2027, 2, 20))
+
+
+def test_list_open_when_version_starts_by_the_send_day(gas: ProgramVersion) -> None:
+    """A version published mid-month, by the send day, governs that month."""
+    later = gas.model_copy(update={"effective_from": date(2027, 3, 7)})
+    assert month_open_for_listing(later, "2027-03", _at(2027, 2, 20))
 
 
 # --- earliest open month ----------------------------------------------------------------------

@@ -72,16 +72,17 @@ def test_versions_of_a_program_never_overlap(book: ProgramBook, program: str) ->
         ("food", "2025-07", "food-2025-06"),
         ("food", "2025-09", "food-2025-06"),
         ("food", "2025-10", None),  # between the pilots
-        ("food", "2026-01", None),  # seed 004 is in force only from its publication, 5 January
+        ("food", "2026-01", "food-2025-12"),  # seed 004 is in force from 5 January, the send day
         ("food", "2026-02", "food-2025-12"),
-        ("food", "2026-05", "food-2025-12"),  # seed 004 is in force on 1 May 2026
+        ("food", "2026-04", "food-2025-12"),
+        ("food", "2026-05", "food-continuation"),  # seed 004 ended on 1 May, before the 5th
         ("food", "2026-06", "food-continuation"),
     ],
 )
-def test_for_month_picks_the_version_in_force_on_the_first_day(
+def test_for_month_picks_the_version_in_force_on_the_send_day(
     book: ProgramBook, program: str, month: str, expected: str | None
 ) -> None:
-    """A month resolves to the version in force on its first day, or to none."""
+    """A month resolves to the version in force on its send day, or to none."""
     found = book.for_month(program, month)
     assert (found.version if found else None) == expected
 

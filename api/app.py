@@ -1,0 +1,61 @@
+"""The product's HTTP API (CONTRACTS.md §1), a thin translation into Temporal calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import recipients, reports, sms, vouchers
+from api.deps import ApiDeps
+from api.errors import install_error_handlers
+from models.db import create_engine, create_schema, create_sessions
+from models.programs import load_programs
+from models.reference import load_reference
+from models.settings import Settings
+from workers import product_client
+
+
+def create_app(client: Client | None, settings: Settings) -> FastAPI:
+    """The ASGI app of the API; without a client, it connects to ``TEMPORAL_ADDRESS`` itself.
+
+    The database schema is created on start-up, idempotently.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        temporal = client or await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        app.state.deps = ApiDeps(
+            client=product_client(temporal),
+            settings=settings,
+            sessions=create_sessions(engine),
+            programs=load_programs(),
+            reference=load_reference(),
+            tokens=settings.tokens_by_role(),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Social Wallet voucher orchestrator",
+        version="1",
+        lifespan=lifespan,
+        description="Gas and food voucher cycles of the Social Wallet, on Temporal.",
+    )
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (recipients, sms, vouchers, reports):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,162 @@
+"""SDU's list intake: ``POST`` a batch of recipients, ``DELETE`` one (a correction)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from activities.cycles import withdraw_cycle
+from api.auth import require
+from api.deps import ApiDeps, deps
+from api.errors import ApiError
+from models.cycle import Citizen, cycle_id
+from models.programs import PROGRAMS, ProgramVersion
+from models.store import add_listings, find_listing, remove_listing
+from rules.eligibility import listing_problem
+from rules.pseudonyms import citizen_ref
+from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
+
+router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class RecipientList(BaseModel):
+    recipients: list[dict[str, Any]] = Field(max_length=10_000)
+
+
+class Rejection(BaseModel):
+    iin: str
+    reason: str
+
+
+class ListingAnswer(BaseModel):
+    accepted: int
+    already_listed: int
+    rejected: list[Rejection]
+
+
+class WithdrawalAnswer(BaseModel):
+    state: Literal["WITHDRAWN"] = "WITHDRAWN"
+
+
+@router.post("/v1/programs/{program}/months/{month}/recipients", status_code=202)
+async def list_recipients(
+    program: str,
+    month: Annotated[str, Field(pattern=MONTH)],
+    body: RecipientList,
+    api: Annotated[ApiDeps, Depends(deps)],
+) -> ListingAnswer:
+    """List a batch of potential recipients; invalid records are refused one by one."""
+    rules = _rules(api, program, month)
+    citizens, rejected = _screen(rules, body.recipients, api.settings.pseudonym_key)
+    admitted = await _admit(api, rules, month, len(citizens))
+    async with api.sessions() as session:
+        added = await add_listings(
+            session, program=program, month=month, citizens=citizens, listed_at=admitted.listed_at
+        )
+    if added:
+        await api.client.get_workflow_handle(_intake_id(program, month)).signal(MonthIntake.listed)
+    return ListingAnswer(
+        accepted=added, already_listed=len(citizens) - added, rejected=rejected
+    )
+
+
+@router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")
+async def withdraw_recipient(
+    program: str,
+    month: Annotated[str, Field(pattern=MONTH)],
+    iin: str,
+    api: Annotated[ApiDeps, Depends(deps)],
+) -> WithdrawalAnswer:
+    """Withdraw a listed citizen before activation: the cycle ends ``WITHDRAWN``."""
+    _rules(api, program, month)
+    ref = citizen_ref(api.settings.pseudonym_key, iin)
+    async with api.sessions() as session:
+        listing = await find_listing(session, program=program, month=month, citizen_ref=ref)
+    if listing is None:
+        raise ApiError(404, "not_listed", "this citizen is not listed for that month")
+    try:
+        await withdraw_cycle(api.client, workflow_id=cycle_id(program, month, ref))
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        code = cause.type if isinstance(cause, ApplicationError) and cause.type else ""
+        raise ApiError(409, code or "already_final", str(cause)) from failed
+    except RPCError as error:
+        if listing.started:
+            raise ApiError(409, "already_final", "the cycle has already ended") from error
+        async with api.sessions() as session:  # listed, its cycle not started yet
+            await remove_listing(session, program=program, month=month, citizen_ref=ref)
+    return WithdrawalAnswer()
+
+
+def _rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:
+    if program not in PROGRAMS:
+        raise ApiError(404, "unknown_program", f"no program {program!r}; known: gas, food")
+    rules = api.programs.for_month(program, month)
+    if rules is None:
+        raise ApiError(409, "list_closed", f"no {program} program version covers {month}")
+    return rules
+
+
+def _screen(
+    rules: ProgramVersion, records: list[dict[str, Any]], key: str
+) -> tuple[list[tuple[str, Citizen]], list[Rejection]]:
+    citizens: list[tuple[str, Citizen]] = []
+    rejected: list[Rejection] = []
+    for record in records:
+        iin = str(record.get("iin", ""))
+        try:
+            citizen = Citizen.model_validate(record)
+        except ValidationError as invalid:
+            rejected.append(Rejection(iin=iin, reason=_reason(invalid)))
+            continue
+        problem = listing_problem(
+            rules,
+            iin=citizen.iin,
+            region=citizen.region,
+            locality=citizen.locality,
+            family_size=citizen.family_size,
+            assistance=list(citizen.assistance),
+        )
+        if problem:
+            rejected.append(Rejection(iin=iin, reason=problem))
+        else:
+            citizens.append((citizen_ref(key, citizen.iin), citizen))
+    return citizens, rejected
+
+
+def _reason(invalid: ValidationError) -> str:
+    field = str(invalid.errors()[0]["loc"][0]) if invalid.errors() else ""
+    return {
+        "iin": "invalid_iin",
+        "family_size": "invalid_family_size",
+        "lang": "invalid_lang",
+        "assistance": "not_eligible_assistance",
+        "region": "unknown_region",
+    }.get(field, "malformed_record")
+
+
+async def _admit(api: ApiDeps, rules: ProgramVersion, month: str, count: int) -> Admitted:
+    """Ask the month's intake workflow, by its clock, whether the list is still open."""
+    handle = await api.client.start_workflow(
+        MonthIntake.run,
+        IntakeInput(program=rules.program, month=month, rules=rules),
+        id=_intake_id(rules.program, month),
+        task_queue=api.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"{rules.program} list intake {month}",
+    )
+    try:
+        return await handle.execute_update(MonthIntake.admit, Admission(count=count))
+    except WorkflowUpdateFailedError as failed:
+        raise ApiError(409, "list_closed", str(failed.cause)) from failed
+
+
+def _intake_id(program: str, month: str) -> str:
+    return f"intake-{program}-{month}"

@@ -1,0 +1,111 @@
+"""The SMS gateway's webhook: signed citizens' replies, routed to their cycles."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from activities.cycles import deliver_reply
+from api.deps import ApiDeps, deps
+from api.errors import ApiError
+from models.cycle import Reply, ReplyResult
+from models.records import InboundSmsRecord
+from models.store import inbound, reply_route
+from rules.phones import normalise_phone
+from rules.pseudonyms import phone_ref
+
+router = APIRouter(tags=["sms gateway"])
+MAX_SKEW_S = 300
+
+
+class InboundSms(BaseModel):
+    message_id: str = Field(min_length=1, max_length=200)
+    sender: str = Field(alias="from", min_length=1, max_length=40)
+    to: str = Field(min_length=1, max_length=20)
+    text: str = Field(max_length=1_000)
+    received_at: datetime
+
+
+class ReplyAnswer(BaseModel):
+    result: ReplyResult
+
+
+@router.post(
+    "/v1/sms/inbound",
+    responses={401: {"description": "bad or stale signature"}, 422: {"description": "malformed"}},
+)
+async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> ReplyAnswer:
+    """Take a citizen's reply. A 2xx answer means it is durably recorded and decided."""
+    body = await request.body()
+    _verify(request, body, api.settings.sms_webhook_secret)
+    sms = _parse(body)
+    async with api.sessions() as session:
+        seen = await inbound(session, message_id=sms.message_id)
+    if seen is not None and seen.result is not None:
+        return ReplyAnswer(result="duplicate")
+    phone = normalise_phone(sms.sender)
+    ref = phone_ref(api.settings.pseudonym_key, phone) if phone else "unknown"
+    if seen is None and not await _keep(api, sms, ref):
+        return ReplyAnswer(result="duplicate")  # another gateway node delivered it first
+    result = await _route(api, sms, ref)
+    async with api.sessions() as session:
+        record = await inbound(session, message_id=sms.message_id)
+        if record is not None:
+            record.result = result
+            session.add(record)
+            await session.commit()
+    return ReplyAnswer(result=result)
+
+
+def _verify(request: Request, body: bytes, secret: str) -> None:
+    """Refuse unless the gateway's HMAC matches and its timestamp is fresh (replays expire)."""
+    stamp = request.headers.get("X-Timestamp", "")
+    given = request.headers.get("X-Signature", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+        raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(f"sha256={expected}".encode(), given.encode()):
+        raise ApiError(401, "bad_signature", "the signature does not verify")
+
+
+def _parse(body: bytes) -> InboundSms:
+    try:
+        return InboundSms.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as invalid:
+        raise ApiError(422, "malformed", f"not an inbound SMS: {invalid}") from invalid
+
+
+async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
+    """Record the message before deciding it; False if it was already recorded."""
+    try:
+        async with api.sessions() as session:
+            session.add(
+                InboundSmsRecord(
+                    message_id=sms.message_id,
+                    phone_ref=ref,
+                    short_number=sms.to,
+                    text=sms.text,
+                    received_at=sms.received_at,
+                )
+            )
+            await session.commit()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
+    async with api.sessions() as session:
+        cycle = await reply_route(session, phone_ref=ref, short_number=sms.to)
+    if cycle is None:
+        return "no_cycle"
+    reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
+    return await deliver_reply(api.client, workflow_id=cycle.cycle_id, reply=reply)

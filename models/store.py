@@ -1,0 +1,136 @@
+"""Database functions of the API and the activities: keyword-only, each given its session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.cycle import AWAITING_STATES, Citizen
+from models.records import (
+    CycleRecord,
+    InboundSmsRecord,
+    ListingRecord,
+    SmsRecord,
+    VoucherRecord,
+)
+
+
+async def add_listings(
+    session: AsyncSession,
+    *,
+    program: str,
+    month: str,
+    citizens: Sequence[tuple[str, Citizen]],
+    listed_at: datetime,
+) -> int:
+    """Add the (citizen_ref, citizen) pairs not yet listed; return how many were new."""
+    refs = [ref for ref, _ in citizens]
+    known: set[str] = set()
+    for chunk in _chunks(refs, 500):
+        rows = await session.exec(
+            select(ListingRecord.citizen_ref)
+            .where(ListingRecord.program == program, ListingRecord.month == month)
+            .where(col(ListingRecord.citizen_ref).in_(chunk))
+        )
+        known.update(rows.all())
+    added = 0
+    for ref, citizen in citizens:
+        if ref in known:
+            continue
+        known.add(ref)
+        session.add(
+            ListingRecord(
+                program=program,
+                month=month,
+                citizen_ref=ref,
+                region=citizen.region,
+                citizen=citizen.model_dump_json(),
+                listed_at=listed_at,
+            )
+        )
+        added += 1
+    await session.commit()
+    return added
+
+
+async def pending_listings(
+    session: AsyncSession, *, program: str, month: str, limit: int
+) -> Sequence[ListingRecord]:
+    """Listed citizens whose cycle has not been started yet."""
+    rows = await session.exec(
+        select(ListingRecord)
+        .where(ListingRecord.program == program, ListingRecord.month == month)
+        .where(col(ListingRecord.started).is_(False))
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def find_listing(
+    session: AsyncSession, *, program: str, month: str, citizen_ref: str
+) -> ListingRecord | None:
+    return await session.get(ListingRecord, (program, month, citizen_ref))
+
+
+async def remove_listing(
+    session: AsyncSession, *, program: str, month: str, citizen_ref: str
+) -> None:
+    """Forget a listing whose cycle has not started (an SDU withdrawal before the start)."""
+    row = await session.get(ListingRecord, (program, month, citizen_ref))
+    if row is not None and not row.started:
+        await session.delete(row)
+        await session.commit()
+
+
+async def reply_route(
+    session: AsyncSession, *, phone_ref: str, short_number: str
+) -> CycleRecord | None:
+    """The cycle a reply from ``phone_ref`` to ``short_number`` belongs to.
+
+    A cycle awaiting consent wins; otherwise the newest month's cycle (which answers ``late``).
+    """
+    rows = await session.exec(
+        select(CycleRecord)
+        .where(CycleRecord.phone_ref == phone_ref, CycleRecord.short_number == short_number)
+        .order_by(col(CycleRecord.month).desc())
+        .limit(12)
+    )
+    cycles = rows.all()
+    awaiting = [c for c in cycles if c.state in AWAITING_STATES]
+    return (awaiting or list(cycles) or [None])[0]
+
+
+async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:
+    return await session.get(VoucherRecord, voucher_id)
+
+
+async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
+    return await session.get(InboundSmsRecord, message_id)
+
+
+async def month_figures(
+    session: AsyncSession, *, program: str, month: str
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Cycles by region and state, and the number of SMS sent, for a program-month."""
+    rows = await session.exec(
+        select(CycleRecord.region, CycleRecord.state, func.count())
+        .where(CycleRecord.program == program, CycleRecord.month == month)
+        .group_by(CycleRecord.region, CycleRecord.state)
+    )
+    by_region: dict[str, dict[str, int]] = {}
+    for region, state, count in rows.all():
+        by_region.setdefault(region, {})[state] = count
+    sms = await session.exec(
+        select(func.count())
+        .select_from(SmsRecord)
+        .where(SmsRecord.program == program, SmsRecord.month == month)
+    )
+    return by_region, sms.one()
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,211 @@
+"""The food cycle (SPEC.md §2-3): send on the 5th, consent until the month's end, program consent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models.cycle import Citizen, CycleState
+from models.programs import load_programs
+from models.reference import load_reference
+from rules import calendar
+from simulators.state import SentSms
+from tests.harness import Product
+
+MINUTE = timedelta(minutes=1)
+
+
+async def test_food_consent_request_goes_out_at_09_00_on_the_5th(product: Product) -> None:
+    """A food citizen listed before the send day is texted at 09:00 on the 5th, not before."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+
+    send = calendar.send_moment(rules, month)
+    assert (send.day, send.hour, send.minute) == (5, 9, 0)
+    await product.sleep_until(send - MINUTE)
+    assert product.sms(citizen) == []
+    await product.sleep_until(send + MINUTE)
+    status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+
+    assert product.sms(citizen) == ["consent_request"]
+    assert _sent(product, citizen)[0].from_ == rules.short_number
+    requested = next(e.at for e in status.history if e.event == "sms_sent")
+    assert send <= requested < send + 2 * MINUTE
+
+
+async def test_food_reminder_exactly_five_days_after_the_request(product: Product) -> None:
+    """No reply: one reminder 5 x 24 h after the request, and no other SMS until the month ends."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    requested = next(e.at for e in status.history if e.event == "sms_sent")
+
+    due = calendar.reminder_due(rules, requested)
+    assert due - requested == timedelta(days=5)
+    await product.sleep_until(due - MINUTE)
+    assert product.sms(citizen) == ["consent_request"]
+    await product.sleep_until(due + MINUTE)
+    await product.state_becomes(cycle, CycleState.REMINDED)
+    assert product.sms(citizen) == ["consent_request", "reminder"]
+
+    await product.sleep_until(calendar.month_end(month) - MINUTE)
+    assert product.sms(citizen) == ["consent_request", "reminder"]
+
+
+async def test_food_consent_issues_one_mrp_per_family_member(product: Product) -> None:
+    """21*1 brings the confirmation SMS and a voucher worth MRP(year) x family size, per member."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food", family_size=4)
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+
+    assert await product.reply(cycle, "21*1") == "consent"
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+    assert _sent(product, citizen)[1].text == rules.text("confirmation", citizen.lang)
+    mrp = load_reference().mrp(int(month[:4]))
+    voucher = product.world.vouchers[status.voucher_id]
+    assert voucher["program"] == "food" and voucher["month"] == month
+    assert voucher["amount_kzt"] == mrp * 4 == status.amount_kzt
+    assert voucher["members"] == 4
+    assert voucher["valid_until"] == calendar.voucher_valid_until(rules, month).isoformat()
+    assert voucher["valid_until"] == (calendar.month_end(month) - timedelta(days=1)).date().isoformat()
+
+
+async def test_food_no_reply_expires_only_at_the_end_of_the_month(product: Product) -> None:
+    """Without a reply the food cycle is still waiting at 23:59 on the last day, expired after."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    end = calendar.month_end(month)
+
+    await product.sleep_until(end - MINUTE)
+    await product.state_becomes(cycle, CycleState.REMINDED)
+    await product.sleep_until(end + MINUTE)
+    await product.state_becomes(cycle, CycleState.CONSENT_EXPIRED)
+    assert product.sms(citizen) == ["consent_request", "reminder"]
+    assert product.world.vouchers == {}
+
+
+async def test_food_consent_at_23_59_on_the_last_day_of_the_month_is_accepted(
+    product: Product,
+) -> None:
+    """A 21*1 one minute before the month ends (whatever its length) still issues the voucher."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    last_minute = calendar.month_end(month) - MINUTE
+    assert (last_minute.day, last_minute.hour, last_minute.minute) == (
+        calendar.days_in_month(month),
+        23,
+        59,
+    )
+    assert calendar.consent_deadline(rules, month) == calendar.month_end(month)
+
+    await product.sleep_until(last_minute)
+    await product.state_becomes(cycle, CycleState.REMINDED)
+    assert await product.reply(cycle, "21*1") == "consent"
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+    assert status.voucher_id in product.world.vouchers
+
+
+async def test_food_consent_on_file_means_no_sms_next_month(product: Product) -> None:
+    """Consent given last month under the same version: no SMS, the voucher comes at the send moment."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food", family_size=2)
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    assert await product.reply(first, "21*1") == "consent"
+    await product.state_becomes(first, CycleState.VOUCHER_ISSUED)
+    sent_before = product.sms(citizen)
+
+    following = calendar.next_month(month)
+    later_rules = _same_version(rules.version, following)
+    second = await product.list(later_rules, following, citizen)
+    send = calendar.send_moment(later_rules, following)
+    await product.sleep_until(send - MINUTE)
+    assert (await product.status(second)).state == CycleState.SCHEDULED
+    assert len(product.world.vouchers) == 1
+
+    await product.sleep_until(send + MINUTE)
+    status = await product.state_becomes(second, CycleState.VOUCHER_ISSUED)
+    issued = next(e.at for e in status.history if e.event == "voucher_issued")
+    assert send <= issued < send + 2 * MINUTE
+    assert product.sms(citizen) == sent_before == ["consent_request", "confirmation"]
+    voucher = product.world.vouchers[status.voucher_id]
+    assert voucher["month"] == following and voucher["members"] == 2
+
+
+async def test_food_refusal_after_the_voucher_means_asking_again_next_month(
+    product: Product,
+) -> None:
+    """21*2 after the voucher was issued is a refusal: the next month asks for consent again."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    assert await product.reply(first, "21*1") == "consent"
+    status = await product.state_becomes(first, CycleState.VOUCHER_ISSUED)
+
+    assert await product.reply(first, "21*2") == "refusal"
+    assert (await product.status(first)).state == CycleState.VOUCHER_ISSUED
+    assert status.voucher_id in product.world.vouchers
+
+    following = calendar.next_month(month)
+    later_rules = _same_version(rules.version, following)
+    second = await product.list(later_rules, following, citizen)
+    await product.sleep_until(calendar.send_moment(later_rules, following) + MINUTE)
+    await product.state_becomes(second, CycleState.AWAITING_CONSENT)
+    assert product.sms(citizen) == ["consent_request", "confirmation", "consent_request"]
+    assert len(product.world.vouchers) == 1
+
+
+async def test_gas_and_food_in_the_same_month_are_two_separate_cycles(product: Product) -> None:
+    """One family in both programs: two SMS streams, and a reply counts only where it is sent."""
+    month, gas = await product.next_month("gas")
+    food = load_programs().for_month("food", month)
+    assert food is not None and food.short_number != gas.short_number
+    citizen = product.citizen("food", region="AKM", locality="AKKOL")
+    gas_cycle = await product.list(gas, month, citizen)
+    food_cycle = await product.list(food, month, citizen)
+    assert gas_cycle.id != food_cycle.id
+
+    await product.sleep_until(calendar.send_moment(gas, month) + MINUTE)
+    await product.state_becomes(gas_cycle, CycleState.AWAITING_CONSENT)
+    await product.state_becomes(food_cycle, CycleState.AWAITING_CONSENT)
+    assert await product.reply(gas_cycle, "21*1") == "consent"
+    await product.state_becomes(gas_cycle, CycleState.VOUCHER_ISSUED)
+
+    assert (await product.status(food_cycle)).state == CycleState.AWAITING_CONSENT
+    assert _kinds_from(product, citizen, gas.short_number) == ["consent_request", "confirmation"]
+    assert _kinds_from(product, citizen, food.short_number) == ["consent_request"]
+    assert [v["program"] for v in product.world.vouchers.values()] == ["gas"]
+
+    assert await product.reply(food_cycle, "21*2") == "refusal"
+    await product.state_becomes(food_cycle, CycleState.REFUSED)
+    assert (await product.status(gas_cycle)).state == CycleState.VOUCHER_ISSUED
+
+
+def _sent(product: Product, citizen: Citizen) -> list[SentSms]:
+    return product.world.sent_to(product.phone(citizen))
+
+
+def _kinds_from(product: Product, citizen: Citizen, short_number: str) -> list[str]:
+    return [
+        m.idempotency_key.rsplit(":", 1)[1]
+        for m in _sent(product, citizen)
+        if m.from_ == short_number
+    ]
+
+
+def _same_version(version: str, month: str):  # type: ignore[no-untyped-def]
+    rules = load_programs().for_month("food", month)
+    assert rules is not None and rules.version == version, "the next month has a new version"
+    return rules

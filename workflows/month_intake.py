@@ -1,0 +1,98 @@
+"""A program-month's list intake: decides from workflow time whether SDU may still list, and
+starts the listed citizens' cycles.
+
+The API writes each accepted batch to the database and then signals this workflow, which starts
+the pending cycles from a heartbeating activity with deterministic workflow IDs. A crash anywhere
+loses nothing: rows stay pending until the next signal or the sweep after the list closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cycles import CycleStarter, PendingCycles
+    from models.programs import ProgramVersion
+    from rules import calendar
+
+# Rows written by a request that was admitted just before the list closed are still swept.
+SWEEP_GRACE = timedelta(hours=1)
+
+
+class IntakeInput(BaseModel):
+    program: str
+    month: str
+    rules: ProgramVersion
+
+
+class Admission(BaseModel):
+    """A batch SDU wants to list now."""
+
+    count: int
+
+
+class Admitted(BaseModel):
+    listed_at: datetime
+
+
+@workflow.defn(name="MonthIntake")
+class MonthIntake:
+    """One per program and month, open until an hour after the list closes."""
+
+    @workflow.init
+    def __init__(self, intake: IntakeInput) -> None:
+        self._intake = intake
+        self._pending = False
+
+    @workflow.run
+    async def run(self, intake: IntakeInput) -> None:
+        """Start pending cycles whenever a batch is listed, and once more after the list closes."""
+        sweep_at = calendar.list_closes(intake.rules, intake.month) + SWEEP_GRACE
+        while workflow.now() < sweep_at:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._pending,
+                    timeout=sweep_at - workflow.now(),
+                    timeout_summary="last sweep",
+                )
+            except asyncio.TimeoutError:
+                break
+            await self._start_pending()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(intake)
+        await self._start_pending()
+
+    async def _start_pending(self) -> None:
+        self._pending = False
+        await workflow.execute_activity_method(
+            CycleStarter.start_pending,
+            PendingCycles(program=self._intake.program, month=self._intake.month),
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        )
+
+    @workflow.update
+    def admit(self, admission: Admission) -> Admitted:
+        """Admit a batch: the moment it is listed at, by the workflow's clock."""
+        return Admitted(listed_at=workflow.now())
+
+    @admit.validator
+    def _list_open(self, admission: Admission) -> None:
+        if not calendar.month_open_for_listing(self._intake.rules, self._intake.month, workflow.now()):
+            raise ApplicationError(
+                f"the {self._intake.program} list for {self._intake.month} is closed",
+                type="list_closed",
+            )
+
+    @workflow.signal
+    def listed(self) -> None:
+        """A batch was written to the database: start its cycles."""
+        self._pending = True
