@@ -1,1 +1,1 @@
-"""Every side effect of the product: one class per outside system, its bound methods the activities."""
+"""Every side effect of the product: one class per outside system, its methods the activities."""

@@ -135,7 +135,9 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
     """
     handle = client.get_workflow_handle(workflow_id)
     try:
-        outcome = await handle.execute_update("reply", reply, result_type=ReplyOutcome)
+        outcome: ReplyOutcome = await handle.execute_update(
+            "reply", reply, result_type=ReplyOutcome
+        )
     except RPCError as error:
         status = await _status(client, workflow_id)
         if status is None:
@@ -149,7 +151,10 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
 async def withdraw_cycle(client: Client, *, workflow_id: str) -> CycleState:
     """Withdraw a cycle (SDU correction); raises ``WorkflowUpdateFailedError`` if it may not be."""
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.execute_update("withdraw", Withdrawal(), result_type=CycleState)
+    state: CycleState = await handle.execute_update(
+        "withdraw", Withdrawal(), result_type=CycleState
+    )
+    return state
 
 
 async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:

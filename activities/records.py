@@ -53,8 +53,9 @@ class Records:
     async def record_cycle(self, snapshot: CycleSnapshot) -> None:
         """Upsert the cycle's row; reports and reply routing read it."""
         async with self._sessions() as session:
-            await session.merge(CycleRecord(**snapshot.model_dump(exclude={"at"}),
-                                            updated_at=snapshot.at))
+            await session.merge(
+                CycleRecord(**snapshot.model_dump(exclude={"at"}), updated_at=snapshot.at)
+            )
             await session.commit()
 
     @activity.defn(name="records.consent")

@@ -62,9 +62,7 @@ async def list_recipients(
         )
     if added:
         await api.client.get_workflow_handle(_intake_id(program, month)).signal(MonthIntake.listed)
-    return ListingAnswer(
-        accepted=added, already_listed=len(citizens) - added, rejected=rejected
-    )
+    return ListingAnswer(accepted=added, already_listed=len(citizens) - added, rejected=rejected)
 
 
 @router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")

@@ -27,9 +27,7 @@ class MonthReport(BaseModel):
     redeemed_total_kzt: int
 
 
-@router.get(
-    "/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))]
-)
+@router.get("/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))])
 async def month_report(
     program: str,
     month: Annotated[str, Field(pattern=MONTH)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +37,16 @@ def create_sessions(engine: AsyncEngine) -> Sessions:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the tables that do not exist yet; safe to call from every process on start."""
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
+    """Create the tables that do not exist yet; safe to call from every process on start.
+
+    Two processes starting together (worker and API) may both find a table missing and both
+    create it; the loser's error is that race, and a second look finds the table there.
+    """
+    for attempt in range(3):
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(SQLModel.metadata.create_all)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 2:
+                raise

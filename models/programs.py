@@ -1,8 +1,9 @@
 """Program definitions: the rules of SPEC.md §2 as versioned data.
 
 A program (``gas`` or ``food``) is a list of versions, each with an effective period. A month is
-run under the version in force on the month's send day (the day its citizens are first texted); the resolved version travels with every
-cycle of that month, so editing a definition never changes a cycle already running.
+run under the version in force on the month's send day (the day its citizens are first texted);
+the resolved version travels with every cycle of that month, so editing a definition never
+changes a cycle already running.
 
 The definitions live in ``models/data/programs/<program>.json`` and are validated here.
 """

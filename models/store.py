@@ -99,9 +99,10 @@ async def reply_route(
         .order_by(col(CycleRecord.month).desc())
         .limit(12)
     )
-    cycles = rows.all()
+    cycles = list(rows.all())
     awaiting = [c for c in cycles if c.state in AWAITING_STATES]
-    return (awaiting or list(cycles) or [None])[0]
+    candidates = awaiting or cycles
+    return candidates[0] if candidates else None
 
 
 async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:

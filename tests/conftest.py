@@ -12,8 +12,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from workers import setup_namespace
 from tests.harness import Product, run_product
+from workers import setup_namespace
 
 BIN = Path(sys.executable).parent
 

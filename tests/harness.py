@@ -17,7 +17,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply, start_cycle
-from api import create_app
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
@@ -28,11 +27,10 @@ from rules import calendar
 from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
-from simulators.embedded import serve
-from simulators.servers import run_simulators
 from simulators.state import World
 from simulators.webhook import send_reply
-from workers import create_worker, product_client
+from workers import product_client
+from workers.embedded import run_embedded
 
 T = TypeVar("T")
 _messages = itertools.count(1)
@@ -93,7 +91,9 @@ class Product:
     def phone(self, citizen: Citizen) -> str:
         return self.world.subscribers[citizen.iin]
 
-    async def list(self, rules: ProgramVersion, month: str, citizen: Citizen) -> WorkflowHandle[Any, Any]:
+    async def list(
+        self, rules: ProgramVersion, month: str, citizen: Citizen
+    ) -> WorkflowHandle[Any, Any]:
         """List ``citizen`` for ``month``: their cycle starts now (test server time)."""
         cycle = prepare_cycle(
             rules,
@@ -129,16 +129,22 @@ class Product:
     async def status(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
         return await handle.query("status", result_type=CycleStatus)
 
-    async def reply(self, handle: WorkflowHandle[Any, Any], text: str, message_id: str | None = None) -> str:
+    async def reply(
+        self, handle: WorkflowHandle[Any, Any], text: str, message_id: str | None = None
+    ) -> str:
         """The citizen answers by SMS; returns what the cycle made of it."""
         reply = Reply(
-            message_id=message_id or f"in-{next(_messages)}", text=text, received_at=await self.now()
+            message_id=message_id or f"in-{next(_messages)}",
+            text=text,
+            received_at=await self.now(),
         )
         return await deliver_reply(self.client, workflow_id=handle.id, reply=reply)
 
     def sms(self, citizen: Citizen) -> list[str]:
         """The kinds of SMS the gateway accepted for ``citizen``, oldest first."""
-        return [m.idempotency_key.rsplit(":", 1)[1] for m in self.world.sent_to(self.phone(citizen))]
+        return [
+            m.idempotency_key.rsplit(":", 1)[1] for m in self.world.sent_to(self.phone(citizen))
+        ]
 
     async def state_becomes(
         self, handle: WorkflowHandle[Any, Any], state: CycleState
@@ -175,34 +181,21 @@ async def eventually(
 async def run_product(
     env: WorkflowEnvironment, plain: Client, *, database_url: str, task_queue: str
 ) -> AsyncIterator[Product]:
-    world = World()
+    """The product against ``env``'s server; what the test started is terminated afterwards."""
     settings = Settings(database_url=database_url, task_queue=task_queue)
-    async with run_simulators(
-        world,
-        sms_token=settings.sms_gateway_token,
-        webhook_url=None,
-        webhook_secret=settings.sms_webhook_secret,
-    ) as urls:
-        settings = settings.model_copy(
-            update={
-                "bmg_url": urls.bmg_url,
-                "sdu_url": urls.sdu_url,
-                "sms_gateway_url": urls.sms_gateway_url,
-                "wallet_url": urls.wallet_url,
-                "gas_provider_url": urls.gas_provider_url,
-                "food_provider_url": urls.food_provider_url,
-            }
-        )
-        app = create_app(plain, settings)
-        async with app.router.lifespan_context(app), serve(app) as api_url:
-            world.webhook_url = f"{api_url}/v1/sms/inbound"
+    product: Product | None = None
+    try:
+        async with run_embedded(plain, settings, World()) as running:
             product = Product(
-                env=env, client=product_client(plain), settings=settings, world=world, api_url=api_url
+                env=env,
+                client=product_client(plain),
+                settings=running.settings,
+                world=running.world,
+                api_url=running.api_url,
             )
-            try:
-                async with create_worker(plain, settings):
-                    yield product
-            finally:
-                # After the worker: terminating a workflow in the middle of one of its tasks
-                # leaves the test server's time-skipping lock held.
-                await product.stop_cycles()
+            yield product
+    finally:
+        # After the worker stops: terminating a workflow in the middle of one of its tasks
+        # leaves the test server's time-skipping lock held.
+        if product is not None:
+            await product.stop_cycles()

@@ -26,7 +26,9 @@ async def setup_namespace(client: Client) -> None:
             raise
         known = set()
     missing = {
-        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL if key.name not in known
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in ALL
+        if key.name not in known
     }
     if not missing:
         return

@@ -18,9 +18,9 @@ from activities.records import Records
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
+from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
-from models.db import create_engine, create_schema, create_sessions
 from models.settings import Settings
 from workflows import WORKFLOWS
 
@@ -85,7 +85,9 @@ class _OutsideClients:
 
         self.bmg = client(settings.bmg_url)
         self.sdu = client(settings.sdu_url)
-        self.sms = client(settings.sms_gateway_url, Authorization=f"Bearer {settings.sms_gateway_token}")
+        self.sms = client(
+            settings.sms_gateway_url, Authorization=f"Bearer {settings.sms_gateway_token}"
+        )
         self.wallet = client(settings.wallet_url)
         self.gas = client(settings.gas_provider_url)
         self.food = client(settings.food_provider_url)

@@ -7,7 +7,6 @@ mid-month never changes a cycle already running.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -138,7 +137,9 @@ class CitizenCycle:
         month = self._cycle.month
         deadline = calendar.consent_deadline(self._rules, month)
         first = calendar.first_request_moment(self._rules, month, self._listed_at)
-        if first >= deadline or await self._sleep_until(first, "consent request", self._is_withdrawn):
+        if first >= deadline or await self._sleep_until(
+            first, "consent request", self._is_withdrawn
+        ):
             return
         await self._send_sms("consent_request")
         requested_at = workflow.now()
@@ -302,7 +303,7 @@ class CitizenCycle:
             return wake()
         try:
             await workflow.wait_condition(wake, timeout=delay, timeout_summary=summary)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

@@ -8,7 +8,6 @@ loses nothing: rows stay pending until the next signal or the sweep after the li
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -61,7 +60,7 @@ class MonthIntake:
                     timeout=sweep_at - workflow.now(),
                     timeout_summary="last sweep",
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             await self._start_pending()
             if workflow.info().is_continue_as_new_suggested():
@@ -86,7 +85,9 @@ class MonthIntake:
 
     @admit.validator
     def _list_open(self, admission: Admission) -> None:
-        if not calendar.month_open_for_listing(self._intake.rules, self._intake.month, workflow.now()):
+        if not calendar.month_open_for_listing(
+            self._intake.rules, self._intake.month, workflow.now()
+        ):
             raise ApplicationError(
                 f"the {self._intake.program} list for {self._intake.month} is closed",
                 type="list_closed",

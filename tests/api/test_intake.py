@@ -93,10 +93,14 @@ async def test_months_outside_every_program_version_are_closed(product: Product)
 async def test_unknown_program_and_malformed_bodies(product: Product) -> None:
     """An unknown program is 404 unknown_program; a body without recipients is 422."""
     async with product.api("sdu") as sdu:
-        unknown = await sdu.post("/v1/programs/coal/months/2030-01/recipients", json={"recipients": []})
+        unknown = await sdu.post(
+            "/v1/programs/coal/months/2030-01/recipients", json={"recipients": []}
+        )
         malformed = await sdu.post("/v1/programs/gas/months/2030-01/recipients", json={"x": 1})
         not_json = await sdu.post(
-            "/v1/programs/gas/months/2030-01/recipients", content=b"{", headers={"Content-Type": "application/json"}
+            "/v1/programs/gas/months/2030-01/recipients",
+            content=b"{",
+            headers={"Content-Type": "application/json"},
         )
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_program"
     assert malformed.status_code == 422 and malformed.json()["error"] == "malformed"
@@ -109,7 +113,9 @@ async def test_roles_only_reach_their_own_routes(product: Product) -> None:
     async with product.api("wallet") as wallet, product.api("sdu") as sdu:
         wrong_role = await wallet.post(url, json={"recipients": []})
         no_token = await sdu.post(url, json={"recipients": []}, headers={"Authorization": ""})
-        bad_token = await sdu.post(url, json={"recipients": []}, headers={"Authorization": "Bearer x"})
+        bad_token = await sdu.post(
+            url, json={"recipients": []}, headers={"Authorization": "Bearer x"}
+        )
     assert (wrong_role.status_code, wrong_role.json()["error"]) == (403, "forbidden")
     assert no_token.status_code == 401 and bad_token.status_code == 401
 
@@ -146,7 +152,9 @@ async def test_the_report_counts_what_happened(product: Product) -> None:
         )
     await product.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=5))
     for citizen in with_phone:
-        await product.state_becomes(product.handle("gas", month, citizen), CycleState.AWAITING_CONSENT)
+        await product.state_becomes(
+            product.handle("gas", month, citizen), CycleState.AWAITING_CONSENT
+        )
 
     async def report() -> dict[str, Any]:
         async with product.api("ops") as ops:

@@ -11,7 +11,9 @@ from tests.harness import Product, eventually
 MINUTE = timedelta(minutes=1)
 
 
-async def test_consent_request_goes_out_at_the_window_opening_of_the_send_day(product: Product) -> None:
+async def test_consent_request_goes_out_at_the_window_opening_of_the_send_day(
+    product: Product,
+) -> None:
     """A gas citizen listed on the 1st is texted at 09:00 on the 7th, not a minute before."""
     month, rules = await product.next_month("gas")
     citizen = product.citizen("gas")
@@ -31,7 +33,7 @@ async def test_consent_request_goes_out_at_the_window_opening_of_the_send_day(pr
 
 
 async def test_one_reminder_exactly_seven_days_after_the_request(product: Product) -> None:
-    """No reply: a single reminder 7 x 24 h after the request, then the cycle expires on the 29th."""
+    """No reply: one reminder 7 x 24 h after the request; the cycle expires after the 29th."""
     month, rules = await product.next_month("gas")
     citizen = product.citizen("gas")
     cycle = await product.list(rules, month, citizen)
