@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import BaseModel
+from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.coordination import HandoverInput
 from models.cycle import (
     Citizen,
     CycleInput,
@@ -24,9 +26,11 @@ from models.cycle import (
 )
 from models.db import Sessions
 from models.programs import ProgramBook
+from models.records import AccountActivation
 from models.reference import Reference
 from models.search import cycle_attributes
 from models.store import pending_listings
+from models.voucher import HandedOver
 from rules.listing import prepare_cycle
 
 CYCLE_WORKFLOW = "CitizenCycle"
@@ -37,8 +41,13 @@ class PendingCycles(BaseModel):
     month: str
 
 
-class CycleStarter:
-    """Starts the cycles of listed citizens (the fan-out of a month's list)."""
+class HandoverDone(BaseModel):
+    month: str
+
+
+class Cycles:
+    """Activities that reach many cycles at once: the fan-out of a month's list, the news of
+    the month's hand-over."""
 
     def __init__(
         self,
@@ -96,6 +105,42 @@ class CycleStarter:
                     session.add(row)
                 await session.commit()
             activity.heartbeat(started)
+
+    @activity.defn(name="cycles.announce_handover")
+    async def announce_handover(self, done: HandoverDone) -> int:
+        """Signal every cycle whose voucher was in the month's hand-over; return how many."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(AccountActivation.cycle_id)
+                .where(AccountActivation.month == done.month)
+                .where(col(AccountActivation.handed_over_at).is_not(None))
+            )
+            cycle_ids = list(rows.all())
+
+        async def tell(cycle: str) -> None:
+            async with self._concurrency:
+                handle = self._client.get_workflow_handle(cycle)
+                await handle.signal("handed_over", HandedOver())
+
+        for start in range(0, len(cycle_ids), self._page):
+            await asyncio.gather(*(tell(c) for c in cycle_ids[start : start + self._page]))
+            activity.heartbeat(start)
+        return len(cycle_ids)
+
+    @activity.defn(name="cycles.start_handover")
+    async def start_handover(self, handover: HandoverInput) -> None:
+        """Start the gas month's hand-over workflow, unless it is already there."""
+        try:
+            await self._client.start_workflow(
+                "GasHandover",
+                handover,
+                id=f"handover-{handover.rules.program}-{handover.month}",
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"{handover.rules.program} hand-over {handover.month}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass
 
     async def _start(self, cycle: CycleInput) -> bool:
         async with self._concurrency:

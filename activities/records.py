@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 
 from models.db import Sessions
-from models.records import ConsentRecord, CycleRecord
+from models.records import (
+    AccountActivation,
+    ConsentRecord,
+    CycleRecord,
+    RedemptionRecord,
+    VoucherRecord,
+)
 
 
 class CycleSnapshot(BaseModel):
@@ -41,6 +48,32 @@ class ConsentAct(BaseModel):
 class ConsentQuery(BaseModel):
     citizen_ref: str
     program_version: str
+
+
+class AccountClaim(BaseModel):
+    month: str
+    account_number: str
+    voucher_id: str
+    cycle_id: str
+    at: datetime
+
+
+class ActivationAct(BaseModel):
+    voucher_id: str
+    at: datetime
+    account_number: str | None = None
+
+
+class RedemptionAct(BaseModel):
+    purchase_id: str
+    voucher_id: str
+    program: str
+    month: str
+    region: str
+    shop_id: str
+    discount_kzt: int
+    goods_kzt: int
+    at: datetime
 
 
 class Records:
@@ -79,3 +112,50 @@ class Records:
                 )
             ).first()
         return latest == "agree"
+
+    @activity.defn(name="records.account_taken")
+    async def account_taken(self, claim: AccountClaim) -> bool:
+        """Whether another voucher is already activated on the account this month."""
+        async with self._sessions() as session:
+            held = await session.get(AccountActivation, (claim.month, claim.account_number))
+        return held is not None and held.voucher_id != claim.voucher_id
+
+    @activity.defn(name="records.claim_account")
+    async def claim_account(self, claim: AccountClaim) -> bool:
+        """Claim the account for this voucher; False if another voucher holds it.
+
+        The table's primary key (month, account) makes the claim atomic across every cycle:
+        of two vouchers confirming the same account at the same instant, exactly one wins.
+        """
+        try:
+            async with self._sessions() as session:
+                session.add(
+                    AccountActivation(
+                        month=claim.month,
+                        account_number=claim.account_number,
+                        voucher_id=claim.voucher_id,
+                        cycle_id=claim.cycle_id,
+                        activated_at=claim.at,
+                    )
+                )
+                await session.commit()
+        except IntegrityError:
+            return not await self.account_taken(claim)  # a retry of our own claim wins again
+        return True
+
+    @activity.defn(name="records.activation")
+    async def record_activation(self, act: ActivationAct) -> None:
+        """Note when (and on which account) a voucher was activated, for reports."""
+        async with self._sessions() as session:
+            voucher = await session.get(VoucherRecord, act.voucher_id)
+            if voucher is not None:
+                voucher.activated_at, voucher.account_number = act.at, act.account_number
+                session.add(voucher)
+                await session.commit()
+
+    @activity.defn(name="records.redemption")
+    async def record_redemption(self, act: RedemptionAct) -> None:
+        """Keep a food purchase drawn from a voucher (one row per purchase)."""
+        async with self._sessions() as session:
+            await session.merge(RedemptionRecord(**act.model_dump()))
+            await session.commit()

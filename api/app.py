@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import recipients, reports, sms, vouchers
+from api import consumption, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
 from models.db import create_engine, create_schema, create_sessions
@@ -56,6 +56,6 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (recipients, sms, vouchers, reports):
+    for module in (recipients, sms, vouchers, consumption, reports):
         app.include_router(module.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
@@ -48,7 +48,7 @@ class WithdrawalAnswer(BaseModel):
 @router.post("/v1/programs/{program}/months/{month}/recipients", status_code=202)
 async def list_recipients(
     program: str,
-    month: Annotated[str, Field(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH)],
     body: RecipientList,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ListingAnswer:
@@ -68,7 +68,7 @@ async def list_recipients(
 @router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")
 async def withdraw_recipient(
     program: str,
-    month: Annotated[str, Field(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH)],
     iin: str,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> WithdrawalAnswer:

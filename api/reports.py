@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel
 
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.programs import PROGRAMS
-from models.store import month_figures
+from models.store import money_totals, month_figures
 
 router = APIRouter(tags=["ops"])
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -30,7 +30,7 @@ class MonthReport(BaseModel):
 @router.get("/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))])
 async def month_report(
     program: str,
-    month: Annotated[str, Field(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH)],
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> MonthReport:
     """Cycles by state and region, SMS sent and money totals of a program-month."""
@@ -38,6 +38,7 @@ async def month_report(
         raise ApiError(404, "unknown_program", f"no program {program!r}; known: gas, food")
     async with api.sessions() as session:
         by_region, sms_sent = await month_figures(session, program=program, month=month)
+        discounts, redeemed = await money_totals(session, program=program, month=month)
     by_state: dict[str, int] = {}
     for states in by_region.values():
         for state, count in states.items():
@@ -48,6 +49,6 @@ async def month_report(
         by_state=by_state,
         by_region=by_region,
         sms_sent=sms_sent,
-        discount_total_kzt=0,
-        redeemed_total_kzt=0,
+        discount_total_kzt=discounts,
+        redeemed_total_kzt=redeemed,
     )

@@ -1,26 +1,46 @@
-"""The wallet's view of a voucher, and ops'."""
+"""The wallet's routes on a voucher: view, gas activation on an account, food activation and
+purchases. Each is a workflow query or update, so the answer is the cycle's own decision."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import CycleStatus
+from models.records import VoucherRecord
 from models.store import voucher
+from models.voucher import (
+    AccountEntry,
+    AccountShown,
+    Activated,
+    Confirmation,
+    FoodActivation,
+    Purchase,
+    Redeemed,
+)
 
 router = APIRouter(tags=["wallet"])
+WALLET = [Depends(require("wallet"))]
 
-
-class HistoryLine(BaseModel):
-    at: datetime
-    event: str
-    detail: dict[str, str] = {}
+# The cycle's refusals (ApplicationError types) as HTTP answers.
+STATUS_OF = {
+    "account_not_found": 404,
+    "account_already_used": 409,
+    "no_account_entered": 409,
+    "voucher_not_issued": 409,
+    "not_activated": 409,
+    "insufficient_balance": 409,
+    "activation_closed": 410,
+    "voucher_closed": 410,
+}
 
 
 class VoucherView(BaseModel):
@@ -35,24 +55,115 @@ class VoucherView(BaseModel):
     history: list[dict[str, Any]]
 
 
+class StateAnswer(BaseModel):
+    state: str
+
+
+class FoodGoodView(BaseModel):
+    code: str
+    name: str
+    unit: str
+
+
+class GoodsList(BaseModel):
+    goods: list[FoodGoodView]
+
+
 @router.get("/v1/vouchers/{voucher_id}", dependencies=[Depends(require("wallet", "ops"))])
 async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -> VoucherView:
-    """A voucher's state and its history, read from its cycle."""
-    async with api.sessions() as session:
-        record = await voucher(session, voucher_id=voucher_id)
-    if record is None:
-        raise ApiError(404, "not_found", "no such voucher")
-    status = await api.client.get_workflow_handle(record.cycle_id).query(
-        "status", result_type=CycleStatus
-    )
+    """A voucher's state, money and history, read from its cycle."""
+    _, handle = await _voucher(api, voucher_id, None)
+    status: CycleStatus = await handle.query("status", result_type=CycleStatus)
     return VoucherView(
         voucher_id=voucher_id,
         program=status.program,
         month=status.month,
         state=status.state.value,
         amount_kzt=status.amount_kzt,
+        balance_kzt=status.balance_kzt,
+        account_number=status.account.account_number if status.account else None,
+        discount_kzt=status.discount_kzt,
         history=[
             {"at": line.at.isoformat(), "event": line.event, **line.detail}
             for line in status.history
         ],
     )
+
+
+@router.post("/v1/vouchers/{voucher_id}/account", dependencies=WALLET)
+async def enter_account(
+    voucher_id: str, body: AccountEntry, api: Annotated[ApiDeps, Depends(deps)]
+) -> AccountShown:
+    """Gas: the citizen entered a personal-account number; its details are shown to confirm."""
+    _, handle = await _voucher(api, voucher_id, "gas")
+    shown: AccountShown = await _update(handle, "enter_account", body, AccountShown, closed=410)
+    return shown
+
+
+@router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=WALLET)
+async def confirm_account(
+    voucher_id: str, body: Confirmation, api: Annotated[ApiDeps, Depends(deps)]
+) -> StateAnswer:
+    """Gas: the citizen confirmed the account; the voucher is activated on it."""
+    _, handle = await _voucher(api, voucher_id, "gas")
+    activated: Activated = await _update(handle, "confirm", body, Activated, closed=410)
+    return StateAnswer(state=activated.state)
+
+
+@router.post("/v1/vouchers/{voucher_id}/activate", dependencies=WALLET)
+async def activate_food(
+    voucher_id: str, body: FoodActivation, api: Annotated[ApiDeps, Depends(deps)]
+) -> Activated:
+    """Food: the citizen activated the voucher; its balance is the voucher's amount."""
+    _, handle = await _voucher(api, voucher_id, "food")
+    activated: Activated = await _update(handle, "activate", body, Activated, closed=410)
+    return activated
+
+
+@router.post("/v1/vouchers/{voucher_id}/redemptions", dependencies=WALLET)
+async def redeem(
+    voucher_id: str, body: Purchase, api: Annotated[ApiDeps, Depends(deps)]
+) -> Redeemed:
+    """Food: a shop's purchase of socially significant goods, drawn from the balance."""
+    ineligible = sorted({i.code for i in body.items if not api.reference.is_food_good(i.code)})
+    if ineligible:
+        raise ApiError(422, "ineligible_goods", f"not socially significant goods: {ineligible}")
+    _, handle = await _voucher(api, voucher_id, "food")
+    redeemed: Redeemed = await _update(handle, "redeem", body, Redeemed, closed=410)
+    return redeemed
+
+
+@router.get("/v1/programs/food/goods", dependencies=[Depends(require("wallet", "ops"))])
+async def food_goods(api: Annotated[ApiDeps, Depends(deps)]) -> GoodsList:
+    """The socially significant food goods in force."""
+    return GoodsList(
+        goods=[FoodGoodView.model_validate(g.model_dump()) for g in api.reference.food_goods()]
+    )
+
+
+async def _voucher(
+    api: ApiDeps, voucher_id: str, program: str | None
+) -> tuple[VoucherRecord, WorkflowHandle[Any, Any]]:
+    async with api.sessions() as session:
+        record = await voucher(session, voucher_id=voucher_id)
+    if record is None or (program is not None and record.program != program):
+        raise ApiError(
+            404, "not_found", f"no {program or ''} voucher {voucher_id}".replace("  ", " ")
+        )
+    return record, api.client.get_workflow_handle(record.cycle_id)
+
+
+async def _update(
+    handle: WorkflowHandle[Any, Any], name: str, body: BaseModel, answer: type[Any], *, closed: int
+) -> Any:
+    """Ask the cycle; its refusal becomes the matching HTTP error."""
+    try:
+        return await handle.execute_update(name, body, result_type=answer)
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
+        raise ApiError(STATUS_OF.get(code, 409), code, str(cause)) from failed
+    except RPCError as ended:
+        # The cycle has finished: the voucher expired, lapsed or was settled.
+        code = "activation_closed" if name != "redeem" else "voucher_closed"
+        raise ApiError(closed, code, "the voucher's month is over") from ended

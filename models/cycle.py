@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
+from models.voucher import Account
 
 
 class CycleState(StrEnum):
@@ -112,6 +113,10 @@ class CycleStatus(BaseModel):
     voucher_id: str
     valid_until: date | None = None
     amount_kzt: int | None = None
+    balance_kzt: int | None = None
+    account: Account | None = None
+    discount_kzt: int | None = None
+    attention: str | None = None  # why ops should look: discount_mismatch, no_consumption, …
     history: list[CycleEvent]
 
 

@@ -95,6 +95,9 @@ class ProgramVersion(_Frozen):
     activation_from_day: int = Field(ge=1, le=31)
     activation_until_day: int | None = Field(default=None, ge=1, le=31)
     handover_day: int | None = Field(default=None, ge=1, le=31)
+    # How long after the hand-over a gas cycle waits for the provider's consumption before it
+    # stops and asks ops to look (Attention=no_consumption).
+    consumption_wait_days: int = Field(default=45, ge=1, le=366)
     reply_codes: ReplyCodes = ReplyCodes()
     short_number: str
     support_phone: str

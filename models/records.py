@@ -73,6 +73,10 @@ class VoucherRecord(SQLModel, table=True):
     amount_kzt: int | None = None
     valid_until: date
     issued_at: datetime
+    activated_at: datetime | None = None
+    account_number: str | None = None
+    discount_kzt: int | None = None
+    volume_m3: str | None = None
 
 
 class ListingRecord(SQLModel, table=True):
@@ -105,3 +109,33 @@ class InboundSmsRecord(SQLModel, table=True):
     received_at: datetime
     cycle_id: str | None = None
     result: str | None = None  # None until the cycle has taken it
+
+
+class AccountActivation(SQLModel, table=True):
+    """A gas personal account's activated voucher for a month: the primary key is the rule
+    "one activated voucher per personal account per month", enforced by the database."""
+
+    __tablename__ = "account_activations"
+
+    month: str = Field(primary_key=True)
+    account_number: str = Field(primary_key=True)
+    voucher_id: str = Field(index=True)
+    cycle_id: str
+    activated_at: datetime
+    handed_over_at: datetime | None = None
+
+
+class RedemptionRecord(SQLModel, table=True):
+    """A food purchase paid partly from a voucher."""
+
+    __tablename__ = "redemptions"
+
+    purchase_id: str = Field(primary_key=True)
+    voucher_id: str = Field(index=True)
+    program: str
+    month: str = Field(index=True)
+    region: str
+    shop_id: str
+    discount_kzt: int
+    goods_kzt: int
+    at: datetime

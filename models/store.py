@@ -11,9 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
 from models.records import (
+    AccountActivation,
     CycleRecord,
     InboundSmsRecord,
     ListingRecord,
+    RedemptionRecord,
     SmsRecord,
     VoucherRecord,
 )
@@ -105,6 +107,21 @@ async def reply_route(
     return candidates[0] if candidates else None
 
 
+async def activations(
+    session: AsyncSession, *, month: str, account_numbers: Sequence[str]
+) -> dict[str, str]:
+    """The cycle holding each account's activated voucher this month (unknown ones left out)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(account_numbers, 500):
+        rows = await session.exec(
+            select(AccountActivation.account_number, AccountActivation.cycle_id)
+            .where(AccountActivation.month == month)
+            .where(col(AccountActivation.account_number).in_(chunk))
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
 async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:
     return await session.get(VoucherRecord, voucher_id)
 
@@ -131,6 +148,21 @@ async def month_figures(
         .where(SmsRecord.program == program, SmsRecord.month == month)
     )
     return by_region, sms.one()
+
+
+async def money_totals(session: AsyncSession, *, program: str, month: str) -> tuple[int, int]:
+    """Settled gas discounts and food purchases drawn from vouchers, in tenge."""
+    discounts = await session.exec(
+        select(func.coalesce(func.sum(VoucherRecord.discount_kzt), 0)).where(
+            VoucherRecord.program == program, VoucherRecord.month == month
+        )
+    )
+    redeemed = await session.exec(
+        select(func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0)).where(
+            RedemptionRecord.program == program, RedemptionRecord.month == month
+        )
+    )
+    return int(discounts.one() or 0), int(redeemed.one() or 0)
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

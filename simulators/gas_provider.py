@@ -67,8 +67,10 @@ def create_app(world: World) -> FastAPI:
 
     @app.put("/v1/handovers/{month}", status_code=204)
     async def put_handover(body: HandoverIn, month: str = Path(pattern=MONTH_PATTERN)) -> Response:
-        """Replace the month's list of activated vouchers."""
-        world.handovers[month] = [v.model_dump() for v in body.vouchers]
+        """Add a chunk of the month's activated vouchers; the same voucher twice counts once."""
+        known = {v["voucher_id"]: v for v in world.handovers.get(month, [])}
+        known.update({v.voucher_id: v.model_dump() for v in body.vouchers})
+        world.handovers[month] = list(known.values())
         return Response(status_code=204)
 
     @app.put("/v1/discounts/{voucher_id}", status_code=204)

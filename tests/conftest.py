@@ -18,9 +18,13 @@ from workers import setup_namespace
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server for the session (its clock only moves forward)."""
+    """A time-skipping test server of the test's own (about a second to start).
+
+    One per test, because a server's clock only moves forward and because a workflow left
+    waiting by an earlier test can hold the server's time skipping when its timer fires.
+    """
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,

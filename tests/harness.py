@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,18 +16,16 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cycles import deliver_reply, start_cycle
+from activities.cycles import deliver_reply
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
 from models.records import CycleRecord, ListingRecord
-from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
-from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
-from simulators.state import World
+from simulators.state import Account, World
 from simulators.webhook import send_reply
 from workers import product_client
 from workers.embedded import run_embedded
@@ -43,7 +41,6 @@ class Product:
     settings: Settings
     world: World
     api_url: str
-    started: list[str] = field(default_factory=list)
 
     def api(self, role: str) -> httpx.AsyncClient:
         """An HTTP client of the product's API holding ``role``'s token."""
@@ -94,18 +91,16 @@ class Product:
     async def list(
         self, rules: ProgramVersion, month: str, citizen: Citizen
     ) -> WorkflowHandle[Any, Any]:
-        """List ``citizen`` for ``month``: their cycle starts now (test server time)."""
-        cycle = prepare_cycle(
-            rules,
-            month=month,
-            citizen=citizen,
-            citizen_ref=citizen_ref(self.settings.pseudonym_key, citizen.iin),
-            mrp_kzt=load_reference().mrp(int(month[:4])),
-        )
-        await start_cycle(self.client, task_queue=self.settings.task_queue, cycle=cycle)
-        handle = self.handle(rules.program, month, citizen)
-        self.started.append(handle.id)
-        return handle
+        """SDU lists ``citizen`` for ``month`` through the API; their cycle starts at once."""
+        record = citizen.model_dump(mode="json", exclude_none=True)
+        async with self.api("sdu") as sdu:
+            answer = await sdu.post(
+                f"/v1/programs/{rules.program}/months/{month}/recipients",
+                json={"recipients": [record]},
+            )
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["accepted"] + answer.json()["already_listed"] == 1, answer.text
+        return self.handle(rules.program, month, citizen)
 
     async def stop_cycles(self) -> None:
         """Terminate what this test left running: the shared test server would otherwise wait
@@ -115,8 +110,12 @@ class Product:
             cycles = (await session.exec(select(CycleRecord.cycle_id))).all()
             months = (await session.exec(select(ListingRecord.program, ListingRecord.month))).all()
         await engine.dispose()
-        intakes = {f"intake-{program}-{month}" for program, month in months}
-        for workflow_id in {*self.started, *cycles, *intakes}:
+        coordinators = {
+            f"{kind}-{program}-{month}"
+            for program, month in months
+            for kind in ("intake", "handover")
+        }
+        for workflow_id in {*cycles, *coordinators}:
             try:
                 await self.client.get_workflow_handle(workflow_id).terminate("test finished")
             except RPCError:
@@ -145,6 +144,32 @@ class Product:
         return [
             m.idempotency_key.rsplit(":", 1)[1] for m in self.world.sent_to(self.phone(citizen))
         ]
+
+    async def issued_voucher(
+        self, program: str, *, month: str | None = None, **changes: Any
+    ) -> tuple[Citizen, ProgramVersion, WorkflowHandle[Any, Any], CycleStatus]:
+        """A citizen who consented on the send day: their voucher is issued, not yet activated."""
+        if month is None:
+            month, rules = await self.next_month(program)
+        else:
+            found = load_programs().for_month(program, month)
+            assert found is not None
+            rules = found
+        citizen = self.citizen(program, **changes)
+        cycle = await self.list(rules, month, citizen)
+        await self.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=1))
+        await self.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+        assert await self.reply(cycle, "21*1") == "consent"
+        status = await self.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+        return citizen, rules, cycle, status
+
+    def account(self, region: str = "AST") -> str:
+        """A personal account known to the gas provider, in ``region``."""
+        number = f"{next(_messages):010d}"
+        self.world.accounts[number] = Account(
+            account_number=number, holder="Test Holder", address="Test street 1", region=region
+        )
+        return number
 
     async def state_becomes(
         self, handle: WorkflowHandle[Any, Any], state: CycleState

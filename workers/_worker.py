@@ -13,8 +13,10 @@ from temporalio.worker import Plugin, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.bmg import Bmg
-from activities.cycles import CycleStarter
+from activities.cycles import Cycles
+from activities.gas_provider import GasProvider
 from activities.records import Records
+from activities.reference import ReferenceData
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
@@ -43,23 +45,36 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
     clients = _OutsideClients(settings)
+    reference = load_reference()
     wallet, records = Wallet(clients.wallet, sessions), Records(sessions)
+    gas = GasProvider(clients.gas, sessions)
+    cycles = Cycles(
+        client,
+        sessions,
+        task_queue=settings.task_queue,
+        programs=load_programs(),
+        reference=reference,
+    )
     activities = [
         Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,
         Sdu(clients.sdu).journal,
         SmsGateway(clients.sms, sessions).send,
         wallet.issue_voucher,
         wallet.notify,
+        gas.find_account,
+        gas.hand_over,
+        gas.settle,
+        ReferenceData(reference).gas_tariff,
         records.record_cycle,
         records.record_consent,
         records.consent_on_file,
-        CycleStarter(
-            client,
-            sessions,
-            task_queue=settings.task_queue,
-            programs=load_programs(),
-            reference=load_reference(),
-        ).start_pending,
+        records.account_taken,
+        records.claim_account,
+        records.record_activation,
+        records.record_redemption,
+        cycles.start_pending,
+        cycles.announce_handover,
+        cycles.start_handover,
     ]
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,

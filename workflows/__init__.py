@@ -1,8 +1,9 @@
 """Orchestration only: one workflow per business process, no I/O and no clocks."""
 
 from workflows.citizen_cycle import CitizenCycle
+from workflows.gas_handover import GasHandover
 from workflows.month_intake import MonthIntake
 
-WORKFLOWS = [CitizenCycle, MonthIntake]
+WORKFLOWS = [CitizenCycle, GasHandover, MonthIntake]
 
-__all__ = ["WORKFLOWS", "CitizenCycle", "MonthIntake"]
+__all__ = ["WORKFLOWS", "CitizenCycle", "GasHandover", "MonthIntake"]

@@ -2,29 +2,25 @@
 
 Orchestration only: every date comes from ``rules.calendar`` applied to ``workflow.now()``, every
 side effect is an activity. The cycle's rules arrive resolved in its input, so a definition edited
-mid-month never changes a cycle already running.
+mid-month never changes a cycle already running. What happens to an issued voucher is in
+``gas_voucher`` and ``food_voucher``; the shared machinery in ``cycle_machinery``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bmg import Bmg, PhoneLookup
-    from activities.records import ConsentAct, ConsentQuery, CycleSnapshot, Records
+    from activities.records import ConsentAct, ConsentQuery, Records
     from activities.sdu import JournalEntry, Sdu
-    from activities.sms_gateway import OutgoingSms, SmsGateway, SmsKind
-    from activities.wallet import VoucherIssue, VoucherNotice, Wallet
+    from activities.wallet import VoucherIssue, Wallet
     from models.cycle import (
         AWAITING_STATES,
         FINAL_STATES,
-        CycleEvent,
         CycleInput,
         CycleState,
         CycleStatus,
@@ -32,40 +28,24 @@ with workflow.unsafe.imports_passed_through():
         ReplyOutcome,
         ReplyResult,
         Withdrawal,
-        voucher_id,
     )
-    from models.search import CYCLE_MONTH, CYCLE_STATE, PROGRAM, REGION
     from rules import calendar
     from rules.replies import parse_reply
+    from workflows.food_voucher import FoodVoucher
+    from workflows.gas_voucher import GasVoucher
 
-# Outside systems may be down for hours: keep retrying, backing off to every ten minutes. The
-# idempotency keys make every retry safe.
-PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
-CALL_TIMEOUT = timedelta(seconds=30)
 ACTIVATED_STATES = frozenset(
     {CycleState.ACTIVATED, CycleState.HANDED_OVER, CycleState.SETTLED, CycleState.CLOSED}
 )
 
 
 @workflow.defn(name="CitizenCycle")
-class CitizenCycle:
+class CitizenCycle(GasVoucher, FoodVoucher):
     """The monthly cycle of SPEC.md §3 for one citizen, one program, one month."""
 
     @workflow.init
     def __init__(self, cycle: CycleInput) -> None:
-        self._cycle = cycle
-        self._rules = cycle.rules
-        self._id = workflow.info().workflow_id
-        self._voucher_id = voucher_id(self._id)
-        self._listed_at = cycle.listed_at or workflow.now()
-        self._state = CycleState.SCHEDULED
-        self._history: list[CycleEvent] = []
-        self._phone: str | None = None
-        self._phone_ref: str | None = None
-        self._decision: Literal["agree", "refuse"] | None = None
-        self._consented_before = False
-        self._replies_seen: set[str] = set()
-        self._withdrawn = False
+        super().__init__(cycle)
 
     @workflow.run
     async def run(self, cycle: CycleInput) -> CycleStatus:
@@ -101,19 +81,34 @@ class CitizenCycle:
         elif self._state in AWAITING_STATES or self._state == CycleState.SCHEDULED:
             await self._enter(CycleState.CONSENT_EXPIRED)
         elif self._state == CycleState.VOUCHER_ISSUED:
-            await self._await_activation()
+            await self._voucher_life()
+
+    async def _voucher_life(self) -> None:
+        closes = calendar.activation_window(self._rules, self._cycle.month)[1]
+        await self._sleep_until(closes, "activation closes", self._is_withdrawn)
+        async with self._lock:  # a wallet request accepted before the deadline completes
+            activated = self._state == CycleState.ACTIVATED
+            if self._withdrawn:
+                await self._notify_wallet("closed", reason="withdrawn")
+                await self._enter(CycleState.WITHDRAWN)
+            elif not activated:
+                await self._notify_wallet("expired")
+                await self._enter(CycleState.VOUCHER_EXPIRED, "voucher_expired")
+        if activated and not self._withdrawn:
+            if self._rules.voucher.kind == "gas_discount":
+                await self._settle_gas()
+            else:
+                await self._close_food()
 
     # --- phone check -------------------------------------------------------------------------
 
     async def _find_phone(self) -> bool:
-        found = await workflow.execute_activity_method(
+        found = await self._call(
             Bmg.find_phone,
             PhoneLookup(iin=self._cycle.citizen.iin),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
         )
         if found.phone is None:
-            await workflow.execute_activity_method(
+            await self._call(
                 Sdu.journal,
                 JournalEntry(
                     program=self._cycle.program,
@@ -122,8 +117,6 @@ class CitizenCycle:
                     event="NO_PHONE",
                     at=workflow.now(),
                 ),
-                start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=PATIENT,
             )
             await self._enter(CycleState.NO_PHONE, "no_phone", journaled="SDU")
             return False
@@ -182,6 +175,9 @@ class CitizenCycle:
             return "refusal"
         return "late"
 
+    def _is_decided(self) -> bool:
+        return self._decision is not None or self._withdrawn
+
     def _holds_program_consent(self) -> bool:
         return self._rules.consent_scope == "program_period" and (
             self._consented_before or self._decision == "agree"
@@ -190,15 +186,14 @@ class CitizenCycle:
     async def _consent_on_file(self) -> bool:
         if self._rules.consent_scope != "program_period":
             return False
-        return await workflow.execute_activity_method(
+        on_file: bool = await self._call(
             Records.consent_on_file,
             ConsentQuery(citizen_ref=self._cycle.citizen_ref, program_version=self._rules.version),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
         )
+        return on_file
 
     async def _record_consent(self, reply: Reply, decision: str) -> None:
-        await workflow.execute_activity_method(
+        await self._call(
             Records.record_consent,
             ConsentAct(
                 message_id=reply.message_id,
@@ -212,15 +207,13 @@ class CitizenCycle:
                 received_at=reply.received_at,
                 recorded_at=workflow.now(),
             ),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
         )
 
     # --- voucher -----------------------------------------------------------------------------
 
     async def _issue_voucher(self, because: str) -> None:
         food = self._rules.voucher.per == "family_member"
-        await workflow.execute_activity_method(
+        await self._call(
             Wallet.issue_voucher,
             VoucherIssue(
                 voucher_id=self._voucher_id,
@@ -234,28 +227,8 @@ class CitizenCycle:
                 members=self._cycle.citizen.family_size if food else None,
                 issued_at=workflow.now(),
             ),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
         )
         await self._enter(CycleState.VOUCHER_ISSUED, "voucher_issued", because=because)
-
-    async def _await_activation(self) -> None:
-        closes = calendar.activation_window(self._rules, self._cycle.month)[1]
-        await self._sleep_until(closes, "activation closes", self._is_withdrawn)
-        if self._withdrawn:
-            await self._notify_wallet("closed", reason="withdrawn")
-            await self._enter(CycleState.WITHDRAWN)
-        else:
-            await self._notify_wallet("expired")
-            await self._enter(CycleState.VOUCHER_EXPIRED, "voucher_expired")
-
-    async def _notify_wallet(self, kind: str, **detail: Any) -> None:
-        await workflow.execute_activity_method(
-            Wallet.notify,
-            VoucherNotice(voucher_id=self._voucher_id, type=kind, detail=detail),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
-        )
 
     # --- withdrawal --------------------------------------------------------------------------
 
@@ -272,95 +245,3 @@ class CitizenCycle:
             raise ApplicationError("the voucher is already activated", type="already_activated")
         if self._state in FINAL_STATES or self._withdrawn:
             raise ApplicationError(f"the cycle already ended {self._state}", type="already_final")
-
-    # --- the machinery of a state --------------------------------------------------------------
-
-    @workflow.query
-    def status(self) -> CycleStatus:
-        """The cycle's state and history, as ops and the wallet see it."""
-        return CycleStatus(
-            cycle_id=self._id,
-            program=self._cycle.program,
-            month=self._cycle.month,
-            region=self._cycle.citizen.region,
-            state=self._state,
-            voucher_id=self._voucher_id,
-            valid_until=calendar.voucher_valid_until(self._rules, self._cycle.month),
-            amount_kzt=self._cycle.voucher_amount_kzt,
-            history=list(self._history),
-        )
-
-    def _is_withdrawn(self) -> bool:
-        return self._withdrawn
-
-    def _is_decided(self) -> bool:
-        return self._decision is not None or self._withdrawn
-
-    async def _sleep_until(self, moment: datetime, summary: str, wake: Callable[[], bool]) -> bool:
-        """Sleep until ``moment``; return True early if ``wake()`` becomes true first."""
-        delay = moment - workflow.now()
-        if wake() or delay <= timedelta(0):
-            return wake()
-        try:
-            await workflow.wait_condition(wake, timeout=delay, timeout_summary=summary)
-        except TimeoutError:
-            return False
-        return True
-
-    async def _send_sms(self, kind: SmsKind) -> None:
-        text_kind: Literal["consent_request", "confirmation"] = (
-            "confirmation" if kind == "confirmation" else "consent_request"
-        )
-        assert self._phone is not None
-        await workflow.execute_activity_method(
-            SmsGateway.send,
-            OutgoingSms(
-                cycle_id=self._id,
-                kind=kind,
-                sender=self._rules.short_number,
-                to=self._phone,
-                text=self._rules.text(text_kind, self._cycle.citizen.lang),
-                program=self._cycle.program,
-                month=self._cycle.month,
-                region=self._cycle.citizen.region,
-                at=workflow.now(),
-            ),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=PATIENT,
-        )
-        self._log("sms_sent", kind=kind)
-
-    async def _enter(self, state: CycleState, event: str | None = None, **detail: str) -> None:
-        self._state = state
-        self._log(event or state.value.lower(), state=state.value, **detail)
-        workflow.upsert_search_attributes(
-            [
-                PROGRAM.value_set(self._cycle.program),
-                CYCLE_MONTH.value_set(self._cycle.month),
-                REGION.value_set(self._cycle.citizen.region),
-                CYCLE_STATE.value_set(state.value),
-            ]
-        )
-        await self._record()
-
-    async def _record(self) -> None:
-        await workflow.execute_local_activity_method(
-            Records.record_cycle,
-            CycleSnapshot(
-                cycle_id=self._id,
-                program=self._cycle.program,
-                month=self._cycle.month,
-                region=self._cycle.citizen.region,
-                state=self._state.value,
-                citizen_ref=self._cycle.citizen_ref,
-                voucher_id=self._voucher_id,
-                phone_ref=self._phone_ref,
-                short_number=self._rules.short_number,
-                at=workflow.now(),
-            ),
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=PATIENT,
-        )
-
-    def _log(self, event: str, **detail: str) -> None:
-        self._history.append(CycleEvent(at=workflow.now(), event=event, detail=detail))

@@ -16,7 +16,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cycles import CycleStarter, PendingCycles
+    from activities.cycles import Cycles, PendingCycles
+    from models.coordination import HandoverInput
     from models.programs import ProgramVersion
     from rules import calendar
 
@@ -28,6 +29,7 @@ class IntakeInput(BaseModel):
     program: str
     month: str
     rules: ProgramVersion
+    handover_started: bool = False  # carried across continue-as-new
 
 
 class Admission(BaseModel):
@@ -52,6 +54,7 @@ class MonthIntake:
     @workflow.run
     async def run(self, intake: IntakeInput) -> None:
         """Start pending cycles whenever a batch is listed, and once more after the list closes."""
+        await self._start_handover()
         sweep_at = calendar.list_closes(intake.rules, intake.month) + SWEEP_GRACE
         while workflow.now() < sweep_at:
             try:
@@ -65,13 +68,27 @@ class MonthIntake:
             await self._start_pending()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(intake)
+                workflow.continue_as_new(intake.model_copy(update={"handover_started": True}))
         await self._start_pending()
+
+    async def _start_handover(self) -> None:
+        """Gas: start the month's hand-over, which lives on after the intake ends.
+
+        A workflow of its own rather than a child: it outlives this one by weeks.
+        """
+        if self._intake.rules.handover_day is None or self._intake.handover_started:
+            return
+        await workflow.execute_activity_method(
+            Cycles.start_handover,
+            HandoverInput(month=self._intake.month, rules=self._intake.rules),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        )
 
     async def _start_pending(self) -> None:
         self._pending = False
         await workflow.execute_activity_method(
-            CycleStarter.start_pending,
+            Cycles.start_pending,
             PendingCycles(program=self._intake.program, month=self._intake.month),
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=1),

@@ -164,3 +164,14 @@ async def test_the_report_counts_what_happened(product: Product) -> None:
     figures = await eventually(report, lambda r: r["sms_sent"] == 2)
     assert figures["by_state"] == {"AWAITING_CONSENT": 2, "NO_PHONE": 1}
     assert figures["by_region"] == {"AST": {"AWAITING_CONSENT": 2}, "KAR": {"NO_PHONE": 1}}
+
+
+async def test_a_malformed_month_is_422(product: Product) -> None:
+    """A month that is not ``YYYY-MM`` is refused with 422, on every route that takes one."""
+    async with product.api("sdu") as sdu, product.api("ops") as ops:
+        listing = await sdu.post(
+            "/v1/programs/gas/months/2026-13/recipients", json={"recipients": []}
+        )
+        report = await ops.get("/v1/programs/gas/months/26-1/report")
+    assert (listing.status_code, listing.json()["error"]) == (422, "malformed")
+    assert (report.status_code, report.json()["error"]) == (422, "malformed")

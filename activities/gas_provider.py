@@ -1,0 +1,108 @@
+"""The gas provider's billing system: accounts, the month's hand-over, settled discounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import httpx
+from pydantic import BaseModel
+from sqlmodel import col, select
+from temporalio import activity
+
+from activities.http import raise_for_retry
+from models.db import Sessions
+from models.records import AccountActivation, VoucherRecord
+from models.voucher import Account, AccountEntry
+
+HANDOVER_CHUNK = 5_000
+
+
+class AccountFound(BaseModel):
+    account: Account | None
+
+
+class HandoverMonth(BaseModel):
+    month: str
+    at: datetime  # workflow time of the hand-over
+
+
+class Settlement(BaseModel):
+    voucher_id: str
+    month: str
+    account_number: str
+    volume_m3: Decimal
+    discount_kzt: int
+
+
+class GasProvider:
+    """Activities calling the gas provider (``GAS_PROVIDER_URL``)."""
+
+    def __init__(self, http: httpx.AsyncClient, sessions: Sessions) -> None:
+        self._http = http
+        self._sessions = sessions
+
+    @activity.defn(name="gas.find_account")
+    async def find_account(self, entry: AccountEntry) -> AccountFound:
+        """The personal account's holder, address and region, or ``None`` if it does not exist."""
+        response = await self._http.get(f"/v1/accounts/{entry.account_number}")
+        if response.status_code == 404:
+            return AccountFound(account=None)
+        raise_for_retry(response, "gas provider")
+        return AccountFound(account=Account.model_validate(response.json()))
+
+    @activity.defn(name="gas.hand_over")
+    async def hand_over(self, handover: HandoverMonth) -> int:
+        """Send the month's activated vouchers to the provider; return how many.
+
+        Sent in chunks to the idempotent ``PUT /v1/handovers/{month}``, so a retry after a
+        failure in the middle sends the same chunks again and the provider counts each once.
+        """
+        async with self._sessions() as session:
+            rows = (
+                await session.exec(
+                    select(AccountActivation)
+                    .where(AccountActivation.month == handover.month)
+                    .order_by(col(AccountActivation.voucher_id))
+                )
+            ).all()
+        for start in range(0, len(rows), HANDOVER_CHUNK):
+            chunk = rows[start : start + HANDOVER_CHUNK]
+            response = await self._http.put(
+                f"/v1/handovers/{handover.month}",
+                json={
+                    "vouchers": [
+                        {"voucher_id": r.voucher_id, "account_number": r.account_number}
+                        for r in chunk
+                    ]
+                },
+            )
+            raise_for_retry(response, "gas provider")
+            activity.heartbeat(start + len(chunk))
+        async with self._sessions() as session:
+            for row in rows:
+                row.handed_over_at = handover.at
+                session.add(row)
+            await session.commit()
+        return len(rows)
+
+    @activity.defn(name="gas.settle")
+    async def settle(self, settlement: Settlement) -> None:
+        """Tell the provider the voucher's discount (idempotent PUT) and keep it for reports."""
+        response = await self._http.put(
+            f"/v1/discounts/{settlement.voucher_id}",
+            json={
+                "month": settlement.month,
+                "account_number": settlement.account_number,
+                "volume_m3": str(settlement.volume_m3),
+                "discount_kzt": settlement.discount_kzt,
+            },
+        )
+        raise_for_retry(response, "gas provider")
+        async with self._sessions() as session:
+            voucher = await session.get(VoucherRecord, settlement.voucher_id)
+            if voucher is not None:
+                voucher.discount_kzt = settlement.discount_kzt
+                voucher.volume_m3 = str(settlement.volume_m3)
+                session.add(voucher)
+                await session.commit()

@@ -1,0 +1,66 @@
+"""The gas provider's report of the month's consumption per personal account."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, Field
+
+from api.auth import require
+from api.deps import ApiDeps, deps
+from api.errors import ApiError
+from models.store import activations
+from models.voucher import Consumption
+
+router = APIRouter(tags=["provider"])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class Reading(BaseModel):
+    account_number: str = Field(min_length=1, max_length=40)
+    volume_m3: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    discount_kzt: int | None = Field(default=None, ge=0)
+
+
+class Readings(BaseModel):
+    readings: list[Reading] = Field(max_length=10_000)
+
+
+class ReadingsAnswer(BaseModel):
+    accepted: int
+    unknown_accounts: list[str]
+
+
+@router.post(
+    "/v1/programs/gas/months/{month}/consumption",
+    status_code=202,
+    dependencies=[Depends(require("provider"))],
+)
+async def report_consumption(
+    month: Annotated[str, Path(pattern=MONTH)],
+    body: Readings,
+    api: Annotated[ApiDeps, Depends(deps)],
+) -> ReadingsAnswer:
+    """Hand each reading to the cycle whose voucher is activated on that account this month."""
+    numbers = [r.account_number for r in body.readings]
+    if len(set(numbers)) != len(numbers):
+        raise ApiError(422, "malformed", "an account appears twice in the readings")
+    async with api.sessions() as session:
+        cycle_of = await activations(session, month=month, account_numbers=numbers)
+    known = [r for r in body.readings if r.account_number in cycle_of]
+    gate = asyncio.Semaphore(64)
+
+    async def deliver(reading: Reading) -> None:
+        async with gate:
+            handle = api.client.get_workflow_handle(cycle_of[reading.account_number])
+            await handle.signal(
+                "consumption",
+                Consumption(volume_m3=reading.volume_m3, discount_kzt=reading.discount_kzt),
+            )
+
+    await asyncio.gather(*(deliver(r) for r in known))
+    unknown = [n for n in numbers if n not in cycle_of]
+    return ReadingsAnswer(accepted=len(known), unknown_accounts=unknown)

@@ -1,0 +1,151 @@
+"""Outside systems failing (CONTRACTS.md §2): retried with back-off, and never a second effect.
+
+The simulators answer scripted faults (``world.fail``); ``world.requests`` counts every request a
+system received, faulted or not. Retry back-off is a server timer: moving the clock past it
+(``_past_the_back_off``) fires the retry at once, and the bounded polls still pass if the retry
+happens in real time instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from models.cycle import CycleState
+from rules import calendar
+from tests.harness import Product, eventually
+
+MINUTE = timedelta(minutes=1)
+PATIENCE = 30.0  # seconds a poll waits for retries running in real time
+
+
+async def test_gateway_errors_and_rate_limits_still_give_one_consent_request(
+    product: Product,
+) -> None:
+    """Three 500s and two 429s from the gateway: the request is retried until one SMS goes out."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+    product.world.fail("sms", status=500, times=3)
+    product.world.fail("sms", status=429, times=2, retry_after=1)
+
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await _past_the_back_off(product)
+    await eventually(
+        lambda: product.status(cycle), lambda s: s.state == CycleState.AWAITING_CONSENT,
+        seconds=PATIENCE,
+    )
+    assert product.world.requests["sms"] == 6
+    assert product.sms(citizen) == ["consent_request"]
+    assert len(product.world.messages) == 1
+
+
+async def test_gateway_errors_and_rate_limits_still_give_one_confirmation(
+    product: Product,
+) -> None:
+    """Three 500s and two 429s on the confirmation: one confirmation SMS, then the voucher."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    product.world.fail("sms", status=500, times=3)
+    product.world.fail("sms", status=429, times=2, retry_after=1)
+
+    assert await product.reply(cycle, "21*1") == "consent"
+    await _past_the_back_off(product)
+    await eventually(
+        lambda: product.status(cycle), lambda s: s.state == CycleState.VOUCHER_ISSUED,
+        seconds=PATIENCE,
+    )
+    assert product.world.requests["sms"] == 1 + 6
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+
+
+async def test_the_gateway_retry_after_is_honoured(product: Product) -> None:
+    """A 429 asking for ten minutes: no new attempt before they pass, the SMS right after."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+    product.world.fail("sms", status=429, times=1, retry_after=600)
+    send = calendar.send_moment(rules, month)
+
+    await product.sleep_until(send + MINUTE)
+    await eventually(_counter(product, "sms"), lambda n: n == 1)
+    await product.sleep_until(send + 9 * MINUTE)
+    assert product.world.requests["sms"] == 1
+    assert product.sms(citizen) == []
+    await product.sleep_until(send + 12 * MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    assert product.world.requests["sms"] == 2
+    assert product.sms(citizen) == ["consent_request"]
+
+
+async def test_wallet_errors_still_give_one_voucher(product: Product) -> None:
+    """The wallet answering 500 three times: retried, one voucher, issued once."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    product.world.fail("wallet", status=500, times=3)
+
+    assert await product.reply(cycle, "21*1") == "consent"
+    await _past_the_back_off(product)
+    status = await eventually(
+        lambda: product.status(cycle), lambda s: s.state == CycleState.VOUCHER_ISSUED,
+        seconds=PATIENCE,
+    )
+    assert product.world.requests["wallet"] == 4
+    assert list(product.world.vouchers) == [status.voucher_id]
+    assert [e.event for e in status.history].count("voucher_issued") == 1
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+
+
+async def test_bmg_error_is_retried_and_the_cycle_proceeds(product: Product) -> None:
+    """BMG answering 500 once is not "no phone": the lookup is retried and the citizen texted."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    product.world.fail("bmg", status=500, times=1)
+    cycle = await product.list(rules, month, citizen)
+
+    await _past_the_back_off(product)
+    await eventually(_counter(product, "bmg"), lambda n: n == 2, seconds=PATIENCE)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    assert product.sms(citizen) == ["consent_request"]
+    assert product.world.journal == []
+
+
+async def test_sdu_journal_errors_still_give_one_entry(product: Product) -> None:
+    """SDU's journal answering 500 twice: the NO_PHONE entry is retried and recorded once."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas", with_phone=False)
+    product.world.fail("sdu", status=500, times=2)
+    cycle = await product.list(rules, month, citizen)
+
+    await _past_the_back_off(product)
+    await eventually(
+        lambda: product.status(cycle), lambda s: s.state == CycleState.NO_PHONE,
+        seconds=PATIENCE,
+    )
+    assert product.world.requests["sdu"] == 3
+    assert len(product.world.journal) == 1
+    assert product.world.journal[0]["event"] == "NO_PHONE"
+    assert product.world.journal[0]["iin"] == citizen.iin
+
+
+async def _past_the_back_off(product: Product) -> None:
+    """Move the clock past a few retries' back-off (1 s, 2 s, 4 s, … or ``Retry-After``)."""
+    await product.env.sleep(MINUTE)
+
+
+def _counter(product: Product, system: str) -> Callable[[], Awaitable[int]]:
+    """A probe for ``eventually``: how many requests ``system`` has received."""
+
+    async def requests() -> int:
+        return product.world.requests[system]
+
+    return requests

@@ -1,0 +1,178 @@
+"""Determinism guard: complete cycles replay against today's workflow code (STYLE.md §8).
+
+Two kinds of replay:
+
+* live: a cycle is run to its end on the test server, its history fetched and replayed at once;
+* recorded: every ``histories/*.json`` (histories of earlier versions of the code, kept in the
+  repository) is replayed, so a change that breaks running workflows fails CI.
+
+To record new histories (after a deliberate, patched change of a workflow, or for a new path),
+run once with the environment variable set, and commit the JSON files it writes::
+
+    RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows/test_replay.py -k record -p no:cacheprovider
+
+Recording overwrites files of the same name; never re-record a history only to make its replay
+pass: a history that no longer replays is a running workflow that would break in production.
+The histories hold synthetic citizens only (``simulators.cohort``).
+
+The same module checks what any history exposes in clear: workflow IDs and search attributes are
+never encoded, so they must carry no IIN or phone number (CONTRACTS.md §4).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from models.cycle import Citizen, CycleState, CycleStatus
+from rules import calendar
+from tests.harness import Product, eventually
+from workflows import WORKFLOWS
+
+MINUTE = timedelta(minutes=1)
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED = ("citizen_cycle-gas-consent", "citizen_cycle-food-no_reply", "citizen_cycle-no_phone")
+
+Scenario = Callable[[Product], Awaitable[tuple[WorkflowHandle[Any, Any], Citizen]]]
+
+
+async def test_gas_consent_cycle_replays(product: Product) -> None:
+    """A gas cycle from consent to its voucher's expiry replays without non-determinism."""
+    cycle, _ = await _gas_consent(product)
+    await _replay(await cycle.fetch_history())
+
+
+async def test_food_no_reply_cycle_replays(product: Product) -> None:
+    """A food cycle left unanswered until CONSENT_EXPIRED replays without non-determinism."""
+    cycle, _ = await _food_no_reply(product)
+    await _replay(await cycle.fetch_history())
+
+
+async def test_no_phone_cycle_replays(product: Product) -> None:
+    """A NO_PHONE cycle replays without non-determinism."""
+    cycle, _ = await _no_phone(product)
+    await _replay(await cycle.fetch_history())
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    """A history recorded from an earlier version of the code replays on today's."""
+    await _replay(WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")))
+
+
+def test_every_recorded_path_has_a_history() -> None:
+    """The recorded histories cover the gas consent, food no-reply and NO_PHONE paths."""
+    assert {path.stem for path in HISTORIES.glob("*.json")} >= set(RECORDED)
+
+
+@pytest.mark.skipif(
+    os.environ.get("RECORD_HISTORIES") != "1", reason="records only with RECORD_HISTORIES=1"
+)
+async def test_record_histories(product: Product) -> None:
+    """Write the histories of the recorded paths to ``histories/`` (run on purpose, see above)."""
+    scenarios: dict[str, Scenario] = dict(zip(RECORDED, SCENARIOS, strict=True))
+    HISTORIES.mkdir(exist_ok=True)
+    for name, scenario in scenarios.items():
+        cycle, _ = await scenario(product)
+        history = await cycle.fetch_history()
+        await _replay(history)
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def test_cycle_ids_and_search_attributes_carry_no_iin_or_phone(product: Product) -> None:
+    """What the Web UI shows in clear, the ID and the search attributes, names nobody."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+
+    described = await cycle.describe()
+    attributes = {pair.key.name: pair.value for pair in described.typed_search_attributes}
+    assert attributes["Program"] == "gas" and attributes["CycleMonth"] == month
+    assert attributes["Region"] == citizen.region
+    assert attributes["CycleState"] == CycleState.AWAITING_CONSENT.value
+    secrets = _personal_data(product, citizen)
+    for shown in [described.id, *map(str, attributes.values())]:
+        assert not any(secret in shown for secret in secrets), shown
+
+
+@pytest.mark.xfail(reason="no payload codec yet: activity inputs carry the IIN and phone in clear")
+async def test_a_cycle_history_carries_no_iin_or_phone_in_clear(product: Product) -> None:
+    """Payloads are encoded (CONTRACTS.md §4), so a history read without the codec names nobody."""
+    cycle, citizen = await _gas_consent(product)
+    history = await cycle.fetch_history()
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    assert b"phone_ref" in stored  # the payloads are readable here: the check can see a phone
+    for secret in _personal_data(product, citizen):
+        assert secret.encode() not in stored, secret
+
+
+# --- the paths, each run to its end ----------------------------------------------------------
+
+
+async def _gas_consent(product: Product) -> tuple[WorkflowHandle[Any, Any], Citizen]:
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    assert await product.reply(cycle, "21*1") == "consent"
+    await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+    await product.sleep_until(calendar.activation_window(rules, month)[1] + MINUTE)
+    await _ended(cycle, CycleState.VOUCHER_EXPIRED)
+    return cycle, citizen
+
+
+async def _food_no_reply(product: Product) -> tuple[WorkflowHandle[Any, Any], Citizen]:
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.consent_deadline(rules, month) + MINUTE)
+    await _ended(cycle, CycleState.CONSENT_EXPIRED)
+    return cycle, citizen
+
+
+async def _no_phone(product: Product) -> tuple[WorkflowHandle[Any, Any], Citizen]:
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas", with_phone=False)
+    cycle = await product.list(rules, month, citizen)
+    await _ended(cycle, CycleState.NO_PHONE)
+    return cycle, citizen
+
+
+SCENARIOS: tuple[Scenario, ...] = (_gas_consent, _food_no_reply, _no_phone)
+
+
+async def _ended(cycle: WorkflowHandle[Any, Any], state: CycleState) -> None:
+    """Wait until the cycle's workflow has completed in ``state``."""
+    await eventually(cycle.describe, lambda d: d.status == WorkflowExecutionStatus.COMPLETED)
+    status = CycleStatus.model_validate(await cycle.result())
+    assert status.state == state
+
+
+async def _replay(history: WorkflowHistory) -> None:
+    """Replay ``history`` as the worker would run it: same workflows, converter and sandbox."""
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
+        ),
+    )
+    await replayer.replay_workflow(history)
+
+
+def _personal_data(product: Product, citizen: Citizen) -> list[str]:
+    """The IIN and the phone number, with and without the ``+``."""
+    phone = product.phone(citizen)
+    return [citizen.iin, phone, phone.removeprefix("+")]
