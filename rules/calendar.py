@@ -193,3 +193,14 @@ def _local(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: a time zone is required")
     return moment.astimezone(ALMATY)
+
+
+def local_date(moment: datetime) -> date:
+    """The date in Kazakhstan of ``moment``."""
+    return _local(moment).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The local start of ``day`` and of the day after: the instants a daily report covers."""
+    start = datetime(day.year, day.month, day.day, tzinfo=ALMATY)
+    return start, datetime.combine(day + timedelta(days=1), start.timetz())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,7 +22,7 @@ class VoucherIn(BaseModel):
     iin: str = Field(min_length=1)
     valid_until: str = Field(min_length=1)
     amount_kzt: int | None = Field(default=None, ge=0)
-    members: list[Any] | None = None
+    members: int | None = Field(default=None, ge=1)  # family members the voucher covers
 
 
 class EventIn(BaseModel):

@@ -1,6 +1,7 @@
 """Worker process entry points (CONTRACTS.md §4)."""
 
 from workers._namespace import setup_namespace
+from workers._schedules import ensure_schedules
 from workers._worker import create_worker, product_client
 
-__all__ = ["create_worker", "product_client", "setup_namespace"]
+__all__ = ["create_worker", "ensure_schedules", "product_client", "setup_namespace"]

@@ -9,13 +9,14 @@ import signal
 from temporalio.client import Client
 
 from models.settings import Settings
-from workers import create_worker, setup_namespace
+from workers import create_worker, ensure_schedules, setup_namespace
 
 
 async def serve(settings: Settings) -> None:
     """Run a worker until SIGINT or SIGTERM, then shut it down gracefully."""
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     await setup_namespace(client)
+    await ensure_schedules(client, settings)
     worker = create_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

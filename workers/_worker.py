@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.bmg import Bmg
 from activities.cycles import Cycles
+from activities.food_reporting import FoodReporting
 from activities.gas_provider import GasProvider
 from activities.records import Records
 from activities.reference import ReferenceData
@@ -75,6 +76,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         cycles.start_pending,
         cycles.announce_handover,
         cycles.start_handover,
+        FoodReporting(clients.food, sessions).daily_report,
     ]
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,

@@ -32,7 +32,7 @@ from rules import calendar
 from simulators.cohort import sample_cohort, seed_world
 from simulators.servers import run_simulators
 from simulators.state import SYSTEMS, World
-from workers import create_worker, setup_namespace
+from workers import create_worker, ensure_schedules, setup_namespace
 
 BIN = Path(sys.executable).parent
 
@@ -132,6 +132,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         client = await Client.connect(address, namespace=settings.temporal_namespace)
         await setup_namespace(client)
+        await ensure_schedules(client, settings)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(client, settings),

@@ -108,7 +108,7 @@ async def test_activation_after_the_29th_is_refused_and_the_voucher_expires(
 async def _settled(
     product: Product, volume: str, reported: int | None = None
 ) -> tuple[dict[str, Any], int]:
-    """Activate a voucher, pass the hand-over, report ``volume``; return the view and expected discount."""
+    """Activate, pass the hand-over, report ``volume``; return the view and expected discount."""
     _, rules, cycle, status = await product.issued_voucher("gas")
     account = product.account("KAR")
     await _activate(product, status.voucher_id, account)

@@ -621,3 +621,20 @@ def test_naive_datetime_rejected(
     """A datetime without a time zone raises ValueError instead of being guessed at."""
     with pytest.raises(ValueError, match="naive"):
         call(gas)
+
+
+def test_local_date_is_the_date_in_almaty() -> None:
+    """19:00 UTC on the 1st is already the 2nd in Almaty (UTC+5)."""
+    from rules.calendar import local_date
+
+    assert local_date(datetime(2027, 3, 1, 19, 0, tzinfo=UTC)) == date(2027, 3, 2)
+    assert local_date(datetime(2027, 3, 1, 18, 59, 59, tzinfo=UTC)) == date(2027, 3, 1)
+
+
+def test_day_bounds_are_local_midnights() -> None:
+    """A report day runs from 00:00 to 00:00 local, across a month's end too."""
+    from rules.calendar import day_bounds
+
+    start, end = day_bounds(date(2028, 2, 29))
+    assert start == datetime(2028, 2, 28, 19, 0, tzinfo=UTC)
+    assert end == datetime(2028, 2, 29, 19, 0, tzinfo=UTC)

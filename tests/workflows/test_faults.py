@@ -33,7 +33,8 @@ async def test_gateway_errors_and_rate_limits_still_give_one_consent_request(
     await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
     await _past_the_back_off(product)
     await eventually(
-        lambda: product.status(cycle), lambda s: s.state == CycleState.AWAITING_CONSENT,
+        lambda: product.status(cycle),
+        lambda s: s.state == CycleState.AWAITING_CONSENT,
         seconds=PATIENCE,
     )
     assert product.world.requests["sms"] == 6
@@ -56,7 +57,8 @@ async def test_gateway_errors_and_rate_limits_still_give_one_confirmation(
     assert await product.reply(cycle, "21*1") == "consent"
     await _past_the_back_off(product)
     await eventually(
-        lambda: product.status(cycle), lambda s: s.state == CycleState.VOUCHER_ISSUED,
+        lambda: product.status(cycle),
+        lambda s: s.state == CycleState.VOUCHER_ISSUED,
         seconds=PATIENCE,
     )
     assert product.world.requests["sms"] == 1 + 6
@@ -95,7 +97,8 @@ async def test_wallet_errors_still_give_one_voucher(product: Product) -> None:
     assert await product.reply(cycle, "21*1") == "consent"
     await _past_the_back_off(product)
     status = await eventually(
-        lambda: product.status(cycle), lambda s: s.state == CycleState.VOUCHER_ISSUED,
+        lambda: product.status(cycle),
+        lambda s: s.state == CycleState.VOUCHER_ISSUED,
         seconds=PATIENCE,
     )
     assert product.world.requests["wallet"] == 4
@@ -128,7 +131,8 @@ async def test_sdu_journal_errors_still_give_one_entry(product: Product) -> None
 
     await _past_the_back_off(product)
     await eventually(
-        lambda: product.status(cycle), lambda s: s.state == CycleState.NO_PHONE,
+        lambda: product.status(cycle),
+        lambda s: s.state == CycleState.NO_PHONE,
         seconds=PATIENCE,
     )
     assert product.world.requests["sdu"] == 3

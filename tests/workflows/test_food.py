@@ -1,15 +1,19 @@
-"""The food cycle (SPEC.md §2-3): send on the 5th, consent until the month's end, program consent."""
+"""The food cycle (SPEC.md §2-3): texted on the 5th, consent until the month ends, held after."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from models.cycle import Citizen, CycleState
-from models.programs import load_programs
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+from models.cycle import Citizen, CycleState, CycleStatus
+from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
 from rules import calendar
 from simulators.state import SentSms
-from tests.harness import Product
+from tests.harness import Product, eventually
 
 MINUTE = timedelta(minutes=1)
 
@@ -73,8 +77,8 @@ async def test_food_consent_issues_one_mrp_per_family_member(product: Product) -
     assert voucher["program"] == "food" and voucher["month"] == month
     assert voucher["amount_kzt"] == mrp * 4 == status.amount_kzt
     assert voucher["members"] == 4
-    assert voucher["valid_until"] == calendar.voucher_valid_until(rules, month).isoformat()
-    assert voucher["valid_until"] == (calendar.month_end(month) - timedelta(days=1)).date().isoformat()
+    last_day = (calendar.month_end(month) - timedelta(days=1)).date()
+    assert voucher["valid_until"] == last_day.isoformat()
 
 
 async def test_food_no_reply_expires_only_at_the_end_of_the_month(product: Product) -> None:
@@ -115,7 +119,7 @@ async def test_food_consent_at_23_59_on_the_last_day_of_the_month_is_accepted(
 
 
 async def test_food_consent_on_file_means_no_sms_next_month(product: Product) -> None:
-    """Consent given last month under the same version: no SMS, the voucher comes at the send moment."""
+    """Consent given last month under the same version: no SMS, the voucher at the send moment."""
     month, rules = await product.next_month("food")
     citizen = product.citizen("food", family_size=2)
     first = await product.list(rules, month, citizen)
@@ -167,6 +171,80 @@ async def test_food_refusal_after_the_voucher_means_asking_again_next_month(
     assert len(product.world.vouchers) == 1
 
 
+async def test_food_consent_given_after_next_month_was_listed_still_counts(
+    product: Product,
+) -> None:
+    """SDU lists next month before the citizen consents this month: next month asks nothing."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    following = calendar.next_month(month)
+    later_rules = _same_version(rules.version, following)
+    second = await product.list(later_rules, following, citizen)
+    await _asleep(second)
+
+    assert await product.reply(first, "21*1") == "consent"
+    await product.state_becomes(first, CycleState.VOUCHER_ISSUED)
+    await product.sleep_until(calendar.send_moment(later_rules, following) + MINUTE)
+    status = await _past_scheduled(product, second)
+
+    assert status.state == CycleState.VOUCHER_ISSUED
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+
+
+async def test_food_refusal_given_after_next_month_was_listed_means_asking_again(
+    product: Product,
+) -> None:
+    """SDU lists next month, then the citizen refuses: next month asks, it issues nothing."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    assert await product.reply(first, "21*1") == "consent"
+    await product.state_becomes(first, CycleState.VOUCHER_ISSUED)
+    following = calendar.next_month(month)
+    later_rules = _same_version(rules.version, following)
+    second = await product.list(later_rules, following, citizen)
+    await _asleep(second)
+
+    assert await product.reply(first, "21*2") == "refusal"
+    await product.sleep_until(calendar.send_moment(later_rules, following) + MINUTE)
+    status = await _past_scheduled(product, second)
+
+    assert status.state == CycleState.AWAITING_CONSENT
+    assert product.sms(citizen) == ["consent_request", "confirmation", "consent_request"]
+    assert len(product.world.vouchers) == 1
+
+
+async def test_food_refusal_before_the_send_day_stops_the_voucher_on_file(
+    product: Product,
+) -> None:
+    """Consent on file, then 21*2 on the 2nd of the next month: it ends REFUSED, no voucher."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    assert await product.reply(first, "21*1") == "consent"
+    await product.state_becomes(first, CycleState.VOUCHER_ISSUED)
+    following = calendar.next_month(month)
+    later_rules = _same_version(rules.version, following)
+    await product.sleep_until(calendar.day_start(following, 2))
+    second = await product.list(later_rules, following, citizen)
+    await _asleep(second)
+
+    assert await product.reply(second, "21*2") == "refusal"
+    await product.sleep_until(calendar.send_moment(later_rules, following) + MINUTE)
+    status = await _past_scheduled(product, second)
+
+    assert status.state == CycleState.REFUSED
+    assert len(product.world.vouchers) == 1
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+
+
 async def test_gas_and_food_in_the_same_month_are_two_separate_cycles(product: Product) -> None:
     """One family in both programs: two SMS streams, and a reply counts only where it is sent."""
     month, gas = await product.next_month("gas")
@@ -205,7 +283,25 @@ def _kinds_from(product: Product, citizen: Citizen, short_number: str) -> list[s
     ]
 
 
-def _same_version(version: str, month: str):  # type: ignore[no-untyped-def]
+def _same_version(version: str, month: str) -> ProgramVersion:
+    """The food rules of ``month``, which must be ``version`` for a consent to carry over."""
     rules = load_programs().for_month("food", month)
     assert rules is not None and rules.version == version, "the next month has a new version"
     return rules
+
+
+async def _asleep(cycle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the cycle has looked up its phone and its consent, and sleeps on a timer."""
+
+    async def timers() -> int:
+        events = [event async for event in cycle.fetch_history_events()]
+        return sum(event.event_type == EventType.EVENT_TYPE_TIMER_STARTED for event in events)
+
+    await eventually(timers, lambda started: started > 0)
+
+
+async def _past_scheduled(product: Product, cycle: WorkflowHandle[Any, Any]) -> CycleStatus:
+    """The cycle's status once it has acted on its send moment."""
+    return await eventually(
+        lambda: product.status(cycle), lambda s: s.state != CycleState.SCHEDULED
+    )

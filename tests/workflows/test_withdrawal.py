@@ -86,8 +86,9 @@ async def test_withdrawing_twice_is_refused_by_the_validator(product: Product) -
         await _withdraw(cycle)
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == "already_final"
-    await eventually(lambda: product.status(cycle), lambda s: s.state == CycleState.WITHDRAWN,
-                     seconds=30)
+    await eventually(
+        lambda: product.status(cycle), lambda s: s.state == CycleState.WITHDRAWN, seconds=30
+    )
     assert [event["type"] for _, event in product.world.voucher_events] == ["closed"]
 
 
