@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -159,19 +159,19 @@ async def run(args: argparse.Namespace) -> None:
             )
             world = World()
             plans = await _plan(env, world, args, programs)
-            server_clock = _Clock(env, world, [p.month for p in plans if p.program == "gas"])
+            server_clock = _Clock(env, world)
             async with run_embedded(plain, settings, world) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
                     for plan in plans:
                         await _list(api, tokens["sdu"], plan)
-                    await _month(server_clock, api, tokens["ops"], world, plans)
+                    stopped = await _month(server_clock, api, tokens["ops"], world, plans)
             for plan in plans:
                 await _statuses(env.client, settings.pseudonym_key, plan)
         # Cycles still open end with the test server, after the worker has stopped.
     finally:
         await env.shutdown()
-    _summary(plans, world, server_clock.notes, time.monotonic() - started)
+    _summary(plans, world, stopped, time.monotonic() - started)
 
 
 async def _plan(
@@ -220,8 +220,11 @@ async def _list(api: httpx.AsyncClient, token: str, plan: Plan) -> None:
 
 async def _month(
     server_clock: _Clock, api: httpx.AsyncClient, ops: str, world: World, plans: list[Plan]
-) -> None:
-    """Move the clock to noon of each day, let the citizens reply, print the day."""
+) -> str | None:
+    """Move the clock to noon of each day, let the citizens reply, print the day.
+
+    Returns why the simulation stopped early, or None when it ran to the end.
+    """
     now = await server_clock.now()
     print(f"Listed at {now:%Y-%m-%d %H:%M} Asia/Almaty (test server time):")
     for plan in plans:
@@ -238,9 +241,7 @@ async def _month(
         try:
             await server_clock.advance_to(datetime.combine(day, NOON, tzinfo=calendar.ALMATY))
         except ClockStuck as stuck:
-            print(f"stopped: {stuck}", flush=True)
-            server_clock.notes.append(f"the simulation stopped early: {stuck}")
-            return
+            return str(stuck)
         await _settle(api, ops, world, plans, quiet_s=QUIET_AFTER_JUMP_S)
         seen = _count_sms(world, plans, seen)
         if await _reply(api, world, plans, day):
@@ -250,6 +251,7 @@ async def _month(
             if plan.covers(day):
                 print(_line(day, plan), flush=True)
         day += timedelta(days=1)
+    return None
 
 
 class ClockStuck(Exception):
@@ -260,22 +262,16 @@ class _Clock:
     """Moves the test server's clock, and says so when it cannot.
 
     The server keeps its clock still while any task it handed out (workflow task, activity) is
-    unfinished. It leaks that lock in two cases, after which the clock only moves in real time:
-
-    * a workflow closes while one of its activities is running (a cycle that *fails* mid-way:
-      the activity's completion is refused, its lock never released). That is a product bug;
-      the simulation stops there with :class:`ClockStuck` and the summary counts the failures.
-    * a child workflow closes after its parent closed: the lock taken to notify the parent is
-      "unlocked by the parent" (sdk-java ``TestWorkflowMutableStateImpl``), which never comes.
-      The gas hand-over is such a child (abandoned by the month's intake), so once per gas
-      month, when the hand-over has closed, this gives that lock back.
+    unfinished. A workflow that closes while one of its activities runs (a cycle *failing*
+    mid-way) leaves that lock held for good, as does a child workflow closing after its parent
+    (the lock to notify the parent is "unlocked by the parent", sdk-java
+    ``TestWorkflowMutableStateImpl``). From then on the clock only moves in real time: the
+    simulation stops with :class:`ClockStuck` and the summary counts the failed cycles.
     """
 
-    def __init__(self, env: WorkflowEnvironment, world: World, gas_months: list[str]) -> None:
+    def __init__(self, env: WorkflowEnvironment, world: World) -> None:
         self._env = env
         self._world = world
-        self._unreleased = {f"handover-gas-{m}": f"intake-gas-{m}" for m in gas_months}
-        self.notes: list[str] = []
 
     async def now(self) -> datetime:
         return (await self._env.get_current_time()).astimezone(calendar.ALMATY)
@@ -298,7 +294,6 @@ class _Clock:
         quiet_since = wall
         try:
             while not (await asyncio.wait({sleeping}, timeout=0.5))[0]:
-                await self._release_leaked_locks()
                 requests, server_now, wall_now = (
                     sum(self._world.requests.values()),
                     await self.now(),
@@ -311,34 +306,13 @@ class _Clock:
                     raise ClockStuck(
                         f"the clock stopped at {server_now:%Y-%m-%d %H:%M} on its way to "
                         f"{moment:%Y-%m-%d %H:%M}: nothing ran for {STUCK_S:.0f} s, so a "
-                        "time-skipping lock is held for a workflow that closed while one of its "
-                        "activities was running (see the FAILED cycles below)"
+                        "time-skipping lock is held for good, typically by a workflow that closed "
+                        "while one of its activities was running (see FAILED in the summary)"
                     )
                 seen, server, wall = requests, server_now, wall_now
         finally:
             sleeping.cancel()
         sleeping.result()
-
-    async def _release_leaked_locks(self) -> None:
-        for child, parent in list(self._unreleased.items()):
-            try:
-                child_closed = (
-                    await self._env.client.get_workflow_handle(child).describe()
-                ).close_time
-                parent_closed = (
-                    await self._env.client.get_workflow_handle(parent).describe()
-                ).close_time
-            except RPCError:
-                continue  # not started (yet)
-            if child_closed and parent_closed and parent_closed <= child_closed:
-                await self._env.client.test_service.unlock_time_skipping(
-                    UnlockTimeSkippingRequest()
-                )
-                del self._unreleased[child]
-                self.notes.append(
-                    f"{child} closed after its parent {parent}: released the time-skipping"
-                    " lock the test server leaks for it"
-                )
 
 
 async def _settle(
@@ -455,7 +429,7 @@ def _line(day: date, plan: Plan) -> str:
     return f"{day.isoformat():<10} {plan.program:<4} {counts} {states} {other:>6}"
 
 
-def _summary(plans: list[Plan], world: World, notes: list[str], wall_s: float) -> None:
+def _summary(plans: list[Plan], world: World, stopped: str | None, wall_s: float) -> None:
     def row(label: str, values: list[Any]) -> tuple[str, list[str]]:
         return label, [str(v) for v in values]
 
@@ -482,8 +456,8 @@ def _summary(plans: list[Plan], world: World, notes: list[str], wall_s: float) -
     print(f"{'Summary':<{width}}  " + "  ".join(f"{p.program:>{cell}}" for p in plans))
     for label, values in rows:
         print(f"{label:<{width}}  " + "  ".join(f"{v:>{cell}}" for v in values))
-    for note in notes:
-        print(f"note: {note}")
+    if stopped:
+        print(f"The simulation stopped early: {stopped}.")
 
 
 def _last_day(month: str) -> date:

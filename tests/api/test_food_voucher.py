@@ -24,7 +24,7 @@ def _purchase(purchase_id: str, discount: int, code: str = GOOD) -> dict[str, An
 
 
 async def test_purchases_draw_on_the_balance_once_each(product: Product) -> None:
-    """Activation gives MRP x family size; a repeated purchase is answered the same, applied once."""
+    """Activation gives MRP x family size; a repeated purchase gets the same answer, once."""
     _, _, _, status = await product.issued_voucher("food", family_size=2)
     amount = status.amount_kzt
     assert amount is not None and amount > 0
