@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
-from api import consumption, recipients, reports, sms, vouchers
+from api import codec, consumption, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
+from models.codec import EncryptionCodec, parse_keys
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
@@ -32,12 +34,13 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url)
         await create_schema(engine)
         app.state.deps = ApiDeps(
-            client=product_client(temporal),
+            client=product_client(temporal, settings),
             settings=settings,
             sessions=create_sessions(engine),
             programs=load_programs(),
             reference=load_reference(),
             tokens=settings.tokens_by_role(),
+            codec=EncryptionCodec(parse_keys(settings.payload_keys)),
         )
         try:
             yield
@@ -51,11 +54,19 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         description="Gas and food voucher cycles of the Social Wallet, on Temporal.",
     )
     install_error_handlers(app)
+    # The Temporal Web UI calls the codec routes from the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["http://localhost:8233", "http://127.0.0.1:8233"],
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (recipients, sms, vouchers, consumption, reports):
+    for module in (recipients, sms, vouchers, consumption, reports, codec):
         app.include_router(module.router)
     return app

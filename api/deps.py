@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from temporalio.client import Client
 
+from models.codec import EncryptionCodec
 from models.db import Sessions
 from models.programs import ProgramBook
 from models.reference import Reference
@@ -21,6 +22,7 @@ class ApiDeps:
     programs: ProgramBook
     reference: Reference
     tokens: dict[str, str]
+    codec: EncryptionCodec
 
 
 def deps(request: Request) -> ApiDeps:

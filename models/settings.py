@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Keyed pseudonym of an IIN or phone number: workflow IDs, search attributes and the
     # database's routing keys carry this instead of the raw value.
     pseudonym_key: str = Field(default="dev-pseudonym-key", min_length=8)
+    # Keys of the payload encryption, newest first: ``id:base64(32 bytes),…``. The first
+    # encrypts; all decrypt, so a key is rotated by putting a new one in front.
+    payload_keys: str = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
 

@@ -213,7 +213,7 @@ async def run_product(
         async with run_embedded(plain, settings, World()) as running:
             product = Product(
                 env=env,
-                client=product_client(plain),
+                client=product_client(plain, settings),
                 settings=running.settings,
                 world=running.world,
                 api_url=running.api_url,

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Plugin, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -21,6 +20,7 @@ from activities.reference import ReferenceData
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
+from models.codec import parse_keys, product_converter
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
@@ -28,10 +28,10 @@ from models.settings import Settings
 from workflows import WORKFLOWS
 
 
-def product_client(client: Client) -> Client:
-    """The same connection with the product's data converter (pydantic payloads)."""
+def product_client(client: Client, settings: Settings) -> Client:
+    """The same connection with the product's data converter: pydantic payloads, encrypted."""
     config = client.config()
-    config["data_converter"] = pydantic_data_converter
+    config["data_converter"] = product_converter(parse_keys(settings.payload_keys))
     return Client(**config)
 
 
@@ -42,7 +42,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     are closed when it stops. ``overrides`` go to :class:`temporalio.worker.Worker` (tests use
     ``max_cached_workflows=0`` to replay every task).
     """
-    client = product_client(client)
+    client = product_client(client, settings)
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
     clients = _OutsideClients(settings)
