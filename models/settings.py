@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Keys of the payload encryption, newest first: ``id:base64(32 bytes),…``. The first
     # encrypts; all decrypt, so a key is rotated by putting a new one in front.
     payload_keys: str = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
+    # The SMS gateway's contracted rate, shared by every worker (a task-queue rate limit).
+    sms_per_second: float = Field(default=100.0, gt=0)
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
 

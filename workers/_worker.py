@@ -26,6 +26,7 @@ from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
 from workflows import WORKFLOWS
+from workflows.cycle_machinery import sms_queue
 
 
 def product_client(client: Client, settings: Settings) -> Client:
@@ -59,7 +60,6 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     activities = [
         Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,
         Sdu(clients.sdu).journal,
-        SmsGateway(clients.sms, sessions).send,
         wallet.issue_voucher,
         wallet.notify,
         gas.find_account,
@@ -85,8 +85,16 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         "workflow_runner": SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
         ),
-        "plugins": [_Resources(engine, clients)],
     }
+    # SMS go out from a queue of their own, rate-limited across every worker to the gateway's
+    # contracted rate (the same value on each worker: the last poller's wins).
+    sms = Worker(
+        client,
+        task_queue=sms_queue(settings.task_queue),
+        activities=[SmsGateway(clients.sms, sessions).send],
+        max_task_queue_activities_per_second=settings.sms_per_second,
+    )
+    options["plugins"] = [_Resources(engine, clients, sms)]
     return Worker(client, **(options | overrides))
 
 
@@ -117,9 +125,10 @@ class _OutsideClients:
 class _Resources(Plugin):
     """Creates the schema before the worker polls, and releases connections after it stops."""
 
-    def __init__(self, engine: AsyncEngine, clients: _OutsideClients) -> None:
+    def __init__(self, engine: AsyncEngine, clients: _OutsideClients, sms: Worker) -> None:
         self._engine = engine
         self._clients = clients
+        self._sms = sms
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
         return config
@@ -127,7 +136,8 @@ class _Resources(Plugin):
     async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
         await create_schema(self._engine)
         try:
-            await next(worker)
+            async with self._sms:
+                await next(worker)
         finally:
             await self._clients.aclose()
             await self._engine.dispose()

@@ -76,7 +76,7 @@ NOON = time_of_day(12, 0)
 # The test server keeps its clock still while a task it handed out is unfinished, so work set off
 # by a jump is done when env.sleep returns: a short quiet period confirms it. Replies are sent in
 # real time, and what they set off (confirmation SMS, voucher) needs a longer look.
-QUIET_AFTER_JUMP_S = 0.15
+QUIET_AFTER_JUMP_S = 0.1
 QUIET_AFTER_REPLIES_S = 0.3
 SETTLE_LIMIT_S = 30.0
 STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
@@ -336,7 +336,7 @@ async def _settle(
             last, quiet_since = snapshot, loop.time()
         elif loop.time() - quiet_since >= quiet_s or loop.time() > deadline:
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 def _count_sms(world: World, plans: list[Plan], seen: int) -> int:

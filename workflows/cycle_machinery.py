@@ -30,6 +30,11 @@ PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=ti
 CALL_TIMEOUT = timedelta(seconds=30)
 
 
+def sms_queue(task_queue: str) -> str:
+    """The task queue of the SMS activity: the cycles' own, suffixed (rate-limited on its own)."""
+    return f"{task_queue}-sms"
+
+
 class CycleMachinery:
     """The cycle's state and the machinery of changing it."""
 
@@ -110,7 +115,7 @@ class CycleMachinery:
             "confirmation" if kind == "confirmation" else "consent_request"
         )
         assert self._phone is not None, "an SMS is only sent after the phone check"
-        await self._call(
+        await workflow.execute_activity_method(
             SmsGateway.send,
             OutgoingSms(
                 cycle_id=self._id,
@@ -123,6 +128,9 @@ class CycleMachinery:
                 region=self._cycle.citizen.region,
                 at=workflow.now(),
             ),
+            task_queue=sms_queue(workflow.info().task_queue),
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=PATIENT,
         )
         self._log("sms_sent", kind=kind)
 
