@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     payload_keys: str = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
     # The SMS gateway's contracted rate, shared by every worker (a task-queue rate limit).
     sms_per_second: float = Field(default=100.0, gt=0)
+    # Port of the worker's Prometheus metrics endpoint; 0 serves none.
+    metrics_port: int = 0
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
 

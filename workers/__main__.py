@@ -1,4 +1,9 @@
-"""``python -m workers``: one worker process, connected to ``TEMPORAL_ADDRESS``."""
+"""``python -m workers``: one worker process, connected to ``TEMPORAL_ADDRESS``.
+
+Logs are JSON lines with the cycle's workflow ID; the SDK's metrics are served for Prometheus on
+``METRICS_PORT`` (``/metrics``) when it is set. SIGTERM or SIGINT shut the worker down gracefully:
+it stops polling and finishes the tasks in hand.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,38 @@ import logging
 import signal
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from models.settings import Settings
 from workers import create_worker, ensure_schedules, setup_namespace
+from workers.logs import configure_logging
+
+log = logging.getLogger("workers")
 
 
 async def serve(settings: Settings) -> None:
     """Run a worker until SIGINT or SIGTERM, then shut it down gracefully."""
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    runtime = None
+    if settings.metrics_port:
+        address = f"0.0.0.0:{settings.metrics_port}"
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    client = await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, runtime=runtime
+    )
     await setup_namespace(client)
     await ensure_schedules(client, settings)
-    worker = create_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    async with create_worker(client, settings):
+        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         await stop.wait()
-        logging.info("shutting down: finishing the tasks in hand")
+        log.info("shutting down: finishing the tasks in hand")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     asyncio.run(serve(Settings()))
 
 

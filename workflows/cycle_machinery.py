@@ -142,6 +142,7 @@ class CycleMachinery:
     async def _enter(self, state: CycleState, event: str | None = None, **detail: str) -> None:
         self._state = state
         self._log(event or state.value.lower(), state=state.value, **detail)
+        workflow.logger.info("cycle %s", state.value)
         workflow.upsert_search_attributes(
             [
                 PROGRAM.value_set(self._cycle.program),
