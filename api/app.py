@@ -17,7 +17,7 @@ from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
-from workers import product_client
+from workers import connect, product_client
 
 
 def create_app(client: Client | None, settings: Settings) -> FastAPI:
@@ -28,9 +28,7 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        temporal = client or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        temporal = client or await connect(settings)
         engine = create_engine(settings.database_url)
         await create_schema(engine)
         app.state.deps = ApiDeps(

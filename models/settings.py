@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
+    # Temporal Cloud or a TLS-fronted cluster: an API key (implies TLS), or TLS alone.
+    temporal_api_key: str | None = None
+    temporal_tls: bool = False
     task_queue: str = "voucher-cycles"
     database_url: str = "sqlite+aiosqlite:///./voucher.db"
 

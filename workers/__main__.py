@@ -11,11 +11,10 @@ import asyncio
 import logging
 import signal
 
-from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from models.settings import Settings
-from workers import create_worker, ensure_schedules, setup_namespace
+from workers import connect, create_worker, ensure_schedules, setup_namespace
 from workers.logs import configure_logging
 
 log = logging.getLogger("workers")
@@ -27,9 +26,7 @@ async def serve(settings: Settings) -> None:
     if settings.metrics_port:
         address = f"0.0.0.0:{settings.metrics_port}"
         runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
-    client = await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, runtime=runtime
-    )
+    client = await connect(settings, runtime=runtime)
     await setup_namespace(client)
     await ensure_schedules(client, settings)
     stop = asyncio.Event()

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Plugin, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -27,6 +28,17 @@ from models.reference import load_reference
 from models.settings import Settings
 from workflows import WORKFLOWS
 from workflows.cycle_machinery import sms_queue
+
+
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """Connect to the Temporal cluster of ``settings`` (local, self-hosted or Temporal Cloud)."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=settings.temporal_tls or settings.temporal_api_key is not None,
+        runtime=runtime,
+    )
 
 
 def product_client(client: Client, settings: Settings) -> Client:
