@@ -190,7 +190,7 @@ class Product:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, seconds: float = 15.0
+    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, seconds: float = 30.0
 ) -> T:
     """Poll ``probe`` until ``ok`` holds (activities run in real time after a clock jump)."""
     deadline = asyncio.get_running_loop().time() + seconds

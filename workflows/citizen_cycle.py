@@ -67,9 +67,19 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         else:
             await self._ask_consent()
             if self._decision == "agree" and not self._withdrawn:
-                await self._send_sms("confirmation")
-                await self._issue_voucher("consent")
+                await self._confirm_and_issue()
         await self._conclude()
+
+    async def _confirm_and_issue(self) -> None:
+        # The confirmation SMS tells the citizen to go and find the voucher, so it goes out once
+        # the voucher is in the wallet. Cycles started before this change keep their order
+        # (docs/CHANGING-WORKFLOWS.md).
+        if workflow.patched("voucher-before-confirmation"):
+            await self._issue_voucher("consent")
+            await self._send_sms("confirmation")
+        else:
+            await self._send_sms("confirmation")
+            await self._issue_voucher("consent")
 
     async def _conclude(self) -> None:
         if self._withdrawn:
