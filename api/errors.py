@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 
 class ApiError(Exception):
@@ -32,6 +33,13 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()))
         return _answer(422, "malformed", f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(RPCError)
+    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
+        # Nothing was decided: the caller may retry (the gateway does), and loses nothing.
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return _answer(404, "not_found", "no such cycle (or it is past its retention)")
+        return _answer(503, "temporarily_unavailable", "Temporal is unreachable; retry later")
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +30,31 @@ async def add_listings(
     citizens: Sequence[tuple[str, Citizen]],
     listed_at: datetime,
 ) -> int:
-    """Add the (citizen_ref, citizen) pairs not yet listed; return how many were new."""
+    """Add the (citizen_ref, citizen) pairs not yet listed; return how many were new.
+
+    Two requests listing the same citizen at once: the loser's insert fails on the primary key,
+    and its second look counts that citizen as already listed.
+    """
+    for attempt in range(3):
+        try:
+            return await _add_new_listings(
+                session, program=program, month=month, citizens=citizens, listed_at=listed_at
+            )
+        except IntegrityError:
+            await session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _add_new_listings(
+    session: AsyncSession,
+    *,
+    program: str,
+    month: str,
+    citizens: Sequence[tuple[str, Citizen]],
+    listed_at: datetime,
+) -> int:
     refs = [ref for ref, _ in citizens]
     known: set[str] = set()
     for chunk in _chunks(refs, 500):
