@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 
 def raise_for_retry(response: httpx.Response, system: str) -> None:
-    """Raise if ``response`` is not a success: retryable for 429/5xx, final for other 4xx.
+    """Raise if ``response`` is not a success; the activity is retried with back-off.
 
     A 429's ``Retry-After`` becomes the next retry's delay, so the product backs off exactly as
     long as the outside system asked.
@@ -17,12 +17,15 @@ def raise_for_retry(response: httpx.Response, system: str) -> None:
     if response.is_success:
         return
     status = response.status_code
-    message = f"{system} answered {status} to {response.request.method} {response.request.url.path}"
+    # No path in the message: BMG's carries the IIN, and messages reach logs and histories.
+    message = f"{system} answered {status} to {response.request.method}"
     if status == 429:
         raise ApplicationError(message, type="RateLimited", next_retry_delay=_retry_after(response))
     if status >= 500 or status in (408, 409, 425):
         raise ApplicationError(message, type="Unavailable")
-    raise ApplicationError(message, type="Rejected", non_retryable=True)
+    # Retried too (every ten minutes at most): failing the cycle would lose it, while a
+    # rejected request shows in the Web UI as a pending activity until the cause is fixed.
+    raise ApplicationError(message, type="Rejected")
 
 
 def _retry_after(response: httpx.Response) -> timedelta | None:

@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.food_voucher import FoodVoucher
     from workflows.gas_voucher import GasVoucher
 
+# Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
+CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
 ACTIVATED_STATES = frozenset(
     {CycleState.ACTIVATED, CycleState.HANDED_OVER, CycleState.SETTLED, CycleState.CLOSED}
 )
@@ -57,18 +59,39 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         return self.status()
 
     async def _consent_then_voucher(self) -> None:
-        self._consented_before = await self._consent_on_file()
-        if self._consented_before:
-            # Food's consent holds for the program period: no new request, the voucher comes
-            # on the send day.
-            send = calendar.send_moment(self._rules, self._cycle.month)
-            if not await self._sleep_until(send, "send day", self._is_withdrawn):
-                await self._issue_voucher("consent on file")
+        if workflow.patched(CONSENT_ON_FILE_AT_SEND):
+            await self._voucher_on_file_at_send_moment()
         else:
+            await self._voucher_on_file_at_listing()
+        if not (self._consented_before or self._decision is not None or self._withdrawn):
             await self._ask_consent()
             if self._decision == "agree" and not self._withdrawn:
                 await self._confirm_and_issue()
         await self._conclude()
+
+    async def _voucher_on_file_at_send_moment(self) -> None:
+        """Food's consent holds for the program period: whoever has consented (and not refused
+        since) is not asked again, and the voucher comes on the send day.
+
+        Looked up at the send moment, not at listing: SDU lists next month while this month's
+        replies still come in, and a consent or refusal given meanwhile must count.
+        """
+        if self._rules.consent_scope != "program_period":
+            return
+        send = calendar.send_moment(self._rules, self._cycle.month)
+        if await self._sleep_until(send, "send day", self._is_decided):
+            return
+        self._consented_before = await self._consent_on_file()
+        if self._consented_before:
+            await self._issue_voucher("consent on file")
+
+    async def _voucher_on_file_at_listing(self) -> None:
+        # Cycles started before CONSENT_ON_FILE_AT_SEND looked consent up at listing.
+        self._consented_before = await self._consent_on_file()
+        if self._consented_before:
+            send = calendar.send_moment(self._rules, self._cycle.month)
+            if not await self._sleep_until(send, "send day", self._is_withdrawn):
+                await self._issue_voucher("consent on file")
 
     async def _confirm_and_issue(self) -> None:
         # The confirmation SMS tells the citizen to go and find the voucher, so it goes out once
@@ -165,11 +188,18 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         self._log("reply", result=result, message_id=reply.message_id)
         if result == "consent":
             self._decision = "agree"
-        elif result == "refusal" and self._decision is None and not self._consented_before:
+        elif result == "refusal" and self._decision is None and self._refusal_ends_cycle():
             self._decision = "refuse"
         if result in ("consent", "refusal"):
             await self._record_consent(reply, "agree" if result == "consent" else "refuse")
         return ReplyOutcome(result=result)
+
+    def _refusal_ends_cycle(self) -> bool:
+        """A refusal ends the month's cycle until its voucher is issued (afterwards it only
+        withdraws a program-period consent for the following months)."""
+        if workflow.patched(CONSENT_ON_FILE_AT_SEND):
+            return self._state == CycleState.SCHEDULED or self._state in AWAITING_STATES
+        return not self._consented_before
 
     def _judge(self, meaning: Literal["agree", "refuse", "unrecognised"]) -> ReplyResult:
         open_for_reply = (
@@ -181,12 +211,21 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             return {"agree": "consent", "refuse": "refusal"}.get(meaning, "unrecognised")  # type: ignore[return-value]
         # A consent that holds for the program period can be withdrawn at any time; it stops
         # the following months, not the voucher already issued.
-        if meaning == "refuse" and self._holds_program_consent():
+        if meaning == "refuse" and (self._holds_program_consent() or self._awaits_send_day()):
             return "refusal"
         return "late"
 
     def _is_decided(self) -> bool:
         return self._decision is not None or self._withdrawn
+
+    def _awaits_send_day(self) -> bool:
+        # A program-period cycle before its send day: a refusal stops the voucher on file.
+        return (
+            self._rules.consent_scope == "program_period"
+            and self._state == CycleState.SCHEDULED
+            and not self._withdrawn
+            and workflow.patched(CONSENT_ON_FILE_AT_SEND)
+        )
 
     def _holds_program_consent(self) -> bool:
         return self._rules.consent_scope == "program_period" and (

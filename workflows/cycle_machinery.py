@@ -143,6 +143,7 @@ class CycleMachinery:
         self._state = state
         self._log(event or state.value.lower(), state=state.value, **detail)
         workflow.logger.info("cycle %s", state.value)
+        workflow.set_current_details(f"**{state.value}** since {workflow.now():%Y-%m-%d %H:%M} UTC")
         workflow.upsert_search_attributes(
             [
                 PROGRAM.value_set(self._cycle.program),

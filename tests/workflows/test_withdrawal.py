@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.cycle import CycleState, Withdrawal
+from models.voucher import Activated, FoodActivation
 from rules import calendar
 from tests.harness import Product, eventually
 from workflows.citizen_cycle import CitizenCycle
@@ -86,10 +87,28 @@ async def test_withdrawing_twice_is_refused_by_the_validator(product: Product) -
         await _withdraw(cycle)
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == "already_final"
+    await product.env.sleep(MINUTE)  # past the wallet retries' back-off
     await eventually(
         lambda: product.status(cycle), lambda s: s.state == CycleState.WITHDRAWN, seconds=30
     )
+    assert product.world.requests["wallet"] == 1 + 3  # the voucher, then the notice's attempts
     assert [event["type"] for _, event in product.world.voucher_events] == ["closed"]
+
+
+async def test_withdrawing_an_activated_voucher_is_refused(product: Product) -> None:
+    """Once the citizen has activated the voucher, a withdrawal fails with ``already_activated``."""
+    _, _, cycle, status = await product.issued_voucher("food")
+    activated = await cycle.execute_update(
+        CitizenCycle.activate, FoodActivation(), result_type=Activated
+    )
+    assert activated.balance_kzt == status.amount_kzt
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await _withdraw(cycle)
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "already_activated"
+    assert (await product.status(cycle)).state == CycleState.ACTIVATED
+    assert product.world.voucher_events == []
 
 
 async def test_withdrawing_a_cycle_that_ended_is_refused(product: Product) -> None:
@@ -101,7 +120,7 @@ async def test_withdrawing_a_cycle_that_ended_is_refused(product: Product) -> No
     await cycle.result()
 
     # A cycle returns as soon as it reaches a final state, so no validator is left to answer:
-    # the server refuses the update itself (the API layer maps this, as ``deliver_reply`` does).
+    # the server refuses the update itself (the API's withdrawal route maps this to 409).
     with pytest.raises(RPCError) as refused:
         await _withdraw(cycle)
     assert refused.value.status == RPCStatusCode.NOT_FOUND
