@@ -11,7 +11,11 @@ from collections.abc import Iterable, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
@@ -63,5 +67,9 @@ def parse_keys(spec: str) -> list[tuple[str, bytes]]:
 
 
 def product_converter(keys: Iterable[tuple[str, bytes]]) -> DataConverter:
-    """Pydantic payloads, encrypted."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(list(keys)))
+    """Pydantic payloads, encrypted; failure messages and stack traces encrypted too."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(list(keys)),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
