@@ -171,6 +171,14 @@ class Product:
         )
         return number
 
+    async def sms_becomes(self, citizen: Citizen, kinds: list[str]) -> None:
+        """Wait (bounded) until the gateway has accepted exactly ``kinds`` for ``citizen``."""
+
+        async def sent() -> list[str]:
+            return self.sms(citizen)
+
+        await eventually(sent, lambda found: found == kinds)
+
     async def state_becomes(
         self, handle: WorkflowHandle[Any, Any], state: CycleState
     ) -> CycleStatus:

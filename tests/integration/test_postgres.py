@@ -1,0 +1,349 @@
+"""The database on PostgreSQL (production's) as on SQLite: the migrations build exactly the
+models' schema, concurrently and repeatedly, and the product's queries work on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, DateTime, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.records import AccountClaim, ConsentAct, ConsentQuery, CycleSnapshot, Records
+from models import migrations, store
+from models.cycle import Citizen
+from models.db import create_engine, create_schema, create_sessions
+from models.records import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
+from tests.harness import eventually, run_product
+from tests.integration.postgres import Cluster, running_cluster, unavailable
+
+AT = datetime(2026, 3, 5, 7, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server for the module; each test gets a database of its own."""
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_cluster() as running:
+        yield running
+
+
+@pytest.fixture
+async def postgres_url(cluster: Cluster) -> str:
+    """An empty PostgreSQL database."""
+    return await cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind the product runs on."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'product.db'}"
+    cluster: Cluster = request.getfixturevalue("cluster")
+    return await cluster.create_database()
+
+
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated PostgreSQL database."""
+    engine = create_engine(postgres_url)
+    await create_schema(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _drift(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+def _head() -> str | None:
+    return ScriptDirectory(str(migrations.HERE)).get_current_head()
+
+
+async def _revisions(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        return [row[0] for row in rows]
+
+
+async def test_the_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    """On an empty database the migrations reach head, and autogenerate finds nothing to add:
+    a model changed without a migration fails here."""
+    engine = create_engine(database_url)
+    try:
+        await create_schema(engine)
+        async with engine.connect() as connection:
+            drift = await connection.run_sync(_drift)
+        assert drift == []
+        assert await _revisions(engine) == [_head()]
+    finally:
+        await engine.dispose()
+
+
+async def test_migrating_again_and_from_two_processes_at_once_is_harmless(
+    database_url: str,
+) -> None:
+    """Worker and API starting together (engines migrating at once), then again: one schema."""
+    engines = [create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(create_schema(engine) for engine in engines))
+        await create_schema(engines[0])
+        assert await _revisions(engines[0]) == [_head()]
+        async with engines[0].connect() as connection:
+            assert await connection.run_sync(_drift) == []
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_database_created_before_migrations_is_adopted(database_url: str) -> None:
+    """Tables ``create_all`` made (by an older sqlmodel: naive timestamps; no ``alembic_version``;
+    a table added since missing) keep their rows and become the models' schema."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_create_all_of_old)
+            await connection.execute(
+                text(
+                    "INSERT INTO cycles (cycle_id, program, month, region, state, citizen_ref,"
+                    " voucher_id, updated_at) VALUES ('c-1', 'gas', '2026-03', 'AST',"
+                    " 'SCHEDULED', 'ref-1', 'v-1', '2026-03-05 07:30:00')"
+                )
+            )
+        await create_schema(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_drift) == []
+        async with create_sessions(engine)() as session:
+            cycle = await session.get(CycleRecord, "c-1")
+        assert cycle is not None and cycle.updated_at == AT
+        assert await _revisions(engine) == [_head()]
+    finally:
+        await engine.dispose()
+
+
+def _create_all_of_old(connection: Connection) -> None:
+    """What ``SQLModel.metadata.create_all`` made before migrations, with sqlmodel < 0.0.45,
+    before the redemptions table existed."""
+    old = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name == "redemptions":
+            continue
+        copy = table.to_metadata(old)
+        for column in copy.columns:
+            if isinstance(getattr(column.type, "impl", column.type), DateTime):
+                column.type = DateTime()
+    old.create_all(connection)
+
+
+async def test_cycles_are_upserted_with_aware_timestamps(engine: AsyncEngine) -> None:
+    """``record_cycle`` inserts then updates one row; the moment comes back aware, unchanged."""
+    records = Records(create_sessions(engine))
+    almaty = timezone(timedelta(hours=5))
+    snapshot = _snapshot("c-1", state="SCHEDULED", at=AT)
+    await records.record_cycle(snapshot)
+    await records.record_cycle(
+        snapshot.model_copy(update={"state": "AWAITING_CONSENT", "at": AT.astimezone(almaty)})
+    )
+    async with create_sessions(engine)() as session:
+        row = await session.get(CycleRecord, "c-1")
+    assert row is not None and row.state == "AWAITING_CONSENT"
+    assert row.updated_at == AT and row.updated_at.utcoffset() is not None
+
+
+async def test_of_two_concurrent_claims_on_one_account_exactly_one_wins(
+    engine: AsyncEngine,
+) -> None:
+    """The primary key decides between two vouchers claiming an account at the same instant;
+    the winner's retry still wins."""
+    records = Records(create_sessions(engine))
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05"):  # no win by luck
+        claims = [
+            AccountClaim(
+                month=month, account_number="0000000042", voucher_id=v, cycle_id=f"c-{v}", at=AT
+            )
+            for v in ("v-1", "v-2")
+        ]
+        won = await asyncio.gather(*(records.claim_account(c) for c in claims))
+        assert sorted(won) == [False, True]
+        winner = claims[won.index(True)]
+        assert await records.claim_account(winner) is True
+        assert await records.account_taken(claims[won.index(False)]) is True
+
+
+async def test_the_latest_decision_under_a_program_version_counts(engine: AsyncEngine) -> None:
+    """A consent on file until a later refusal; another program version has none."""
+    records = Records(create_sessions(engine))
+    query = ConsentQuery(citizen_ref="ref-1", program_version="gas-2026")
+    assert await records.consent_on_file(query) is False
+    await records.record_consent(_consent("m-1", "agree", AT))
+    await records.record_consent(_consent("m-1", "agree", AT))  # a retried activity
+    assert await records.consent_on_file(query) is True
+    await records.record_consent(_consent("m-2", "refuse", AT + timedelta(days=1)))
+    assert await records.consent_on_file(query) is False
+    other = query.model_copy(update={"program_version": "gas-2027"})
+    assert await records.consent_on_file(other) is False
+
+
+async def test_listings_count_each_citizen_once_and_stay_pending(engine: AsyncEngine) -> None:
+    """Duplicates within a batch and across batches are listed once; all are pending."""
+    sessions = create_sessions(engine)
+    people = [(f"ref-{i}", Citizen(iin=f"{i:012d}", region="AST")) for i in range(3)]
+    async with sessions() as session:
+        first = await store.add_listings(
+            session, program="gas", month="2026-03", citizens=[*people, people[0]], listed_at=AT
+        )
+    extra = ("ref-9", Citizen(iin="000000000009", region="ALA"))
+    async with sessions() as session:
+        second = await store.add_listings(
+            session, program="gas", month="2026-03", citizens=[*people, extra], listed_at=AT
+        )
+    async with sessions() as session:
+        pending = await store.pending_listings(session, program="gas", month="2026-03", limit=10)
+        limited = await store.pending_listings(session, program="gas", month="2026-03", limit=2)
+    assert (first, second) == (3, 1)
+    assert {p.citizen_ref for p in pending} == {"ref-0", "ref-1", "ref-2", "ref-9"}
+    assert len(limited) == 2 and all(p.listed_at == AT for p in pending)
+
+
+async def test_month_figures_and_money_totals(engine: AsyncEngine) -> None:
+    """Cycles are counted by region and state, SMS and money summed, for one program-month."""
+    records = Records(create_sessions(engine))
+    for cycle, region, state in [
+        ("c-1", "AST", "VOUCHER_ISSUED"),
+        ("c-2", "AST", "VOUCHER_ISSUED"),
+        ("c-3", "ALA", "REFUSED"),
+    ]:
+        await records.record_cycle(_snapshot(cycle, region=region, state=state, at=AT))
+    await records.record_cycle(_snapshot("c-4", state="REFUSED", at=AT, month="2026-04"))
+    async with create_sessions(engine)() as session:
+        session.add_all(
+            [
+                SmsRecord(
+                    idempotency_key=f"c-1:{kind}",
+                    cycle_id="c-1",
+                    kind=kind,
+                    message_id=f"sms-{kind}",
+                    program="gas",
+                    month="2026-03",
+                    region="AST",
+                    accepted_at=AT,
+                )
+                for kind in ("offer", "reminder")
+            ]
+            + [_voucher("v-1", discount_kzt=1200), _voucher("v-2", discount_kzt=None)]
+            + [_voucher("v-3", discount_kzt=800, program="food"), _redemption("p-1", 350)]
+        )
+        await session.commit()
+    async with create_sessions(engine)() as session:
+        by_region, sms = await store.month_figures(session, program="gas", month="2026-03")
+        gas = await store.money_totals(session, program="gas", month="2026-03")
+        food = await store.money_totals(session, program="food", month="2026-03")
+        empty = await store.money_totals(session, program="gas", month="2030-01")
+    assert by_region == {"AST": {"VOUCHER_ISSUED": 2}, "ALA": {"REFUSED": 1}}
+    assert sms == 2
+    assert (gas, food, empty) == ((1200, 0), (800, 350), (0, 0))
+
+
+async def test_a_gas_cycle_runs_to_an_activated_voucher_on_postgres(
+    env: WorkflowEnvironment, postgres_url: str
+) -> None:
+    """The whole product (worker, API, simulators) on PostgreSQL: listed, consent by SMS,
+    voucher issued, activated on an account, and reported."""
+    plain = await Client.connect(
+        env.client.service_client.config.target_host, namespace=env.client.namespace
+    )
+    async with run_product(
+        env, plain, database_url=postgres_url, task_queue=f"cycles-{uuid.uuid4().hex[:8]}"
+    ) as product:
+        _, _, _, status = await product.issued_voucher("gas")
+        account = product.account("AST")
+        async with product.api("wallet") as wallet:
+            url = f"/v1/vouchers/{status.voucher_id}"
+            shown = await wallet.post(f"{url}/account", json={"account_number": account})
+            confirmed = await wallet.post(f"{url}/confirm", json={})
+        async with product.api("ops") as ops:
+
+            async def report() -> dict[str, Any]:
+                answer = await ops.get(f"/v1/programs/gas/months/{status.month}/report")
+                assert answer.status_code == 200, answer.text
+                figures: dict[str, Any] = answer.json()
+                return figures
+
+            figures = await eventually(report, lambda f: f["by_state"].get("ACTIVATED") == 1)
+    assert shown.status_code == 200, shown.text
+    assert confirmed.json() == {"state": "ACTIVATED"}, confirmed.text
+    assert figures["sms_sent"] >= 1
+
+
+def _snapshot(
+    cycle_id: str, *, state: str, at: datetime, region: str = "AST", month: str = "2026-03"
+) -> CycleSnapshot:
+    return CycleSnapshot(
+        cycle_id=cycle_id,
+        program="gas",
+        month=month,
+        region=region,
+        state=state,
+        citizen_ref=f"ref-{cycle_id}",
+        voucher_id=f"v-{cycle_id}",
+        at=at,
+    )
+
+
+def _consent(message_id: str, decision: str, at: datetime) -> ConsentAct:
+    return ConsentAct(
+        message_id=message_id,
+        cycle_id="c-1",
+        citizen_ref="ref-1",
+        iin="000000000001",
+        program="gas",
+        program_version="gas-2026",
+        month="2026-03",
+        decision=decision,
+        received_at=at,
+        recorded_at=at,
+    )
+
+
+def _voucher(voucher_id: str, *, discount_kzt: int | None, program: str = "gas") -> VoucherRecord:
+    return VoucherRecord(
+        voucher_id=voucher_id,
+        cycle_id=f"c-{voucher_id}",
+        program=program,
+        month="2026-03",
+        region="AST",
+        amount_kzt=5000,
+        valid_until=date(2026, 3, 31),
+        issued_at=AT,
+        discount_kzt=discount_kzt,
+    )
+
+
+def _redemption(purchase_id: str, discount_kzt: int) -> RedemptionRecord:
+    return RedemptionRecord(
+        purchase_id=purchase_id,
+        voucher_id="v-3",
+        program="food",
+        month="2026-03",
+        region="PAV",
+        shop_id="shop-1",
+        discount_kzt=discount_kzt,
+        goods_kzt=1000,
+        at=AT,
+    )
