@@ -1,18 +1,38 @@
-"""The database engine and sessions: SQLite by default, PostgreSQL in production."""
+"""The database engine and sessions: SQLite by default, PostgreSQL in production.
+
+The schema is Alembic's migrations in ``models/migrations/versions``, run by
+:func:`create_schema` when the worker or the API starts. To change it, edit ``models/records.py``,
+then write the revision from the difference and review it::
+
+    .venv/bin/python -m models.migrations revision -m "what changes"
+
+which migrates a scratch SQLite database to the newest revision and compares it with the
+models (``--url postgresql://…`` compares against a PostgreSQL database instead: it sees type
+changes SQLite cannot). ``python -m models.migrations check`` fails while the models and the
+migrations differ; ``tests/integration/test_postgres.py`` does the same in CI on both databases.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
+from alembic import command
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import models.records  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.migrations import alembic_config, is_current
 
 Sessions = async_sessionmaker[AsyncSession]
+
+# The advisory lock (any 64-bit key, the same in every process) of a PostgreSQL schema upgrade.
+_SCHEMA_LOCK = 0x5357_5343_4845_4D41  # "SWSCHEMA"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -37,16 +57,42 @@ def create_sessions(engine: AsyncEngine) -> Sessions:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the tables that do not exist yet; safe to call from every process on start.
+    """Migrate the database to the newest revision; safe to call from every process on start.
 
-    Two processes starting together (worker and API) may both find a table missing and both
-    create it; the loser's error is that race, and a second look finds the table there.
+    The worker and the API may start together: PostgreSQL serialises them on an advisory lock
+    and SQLite on its write lock, each held for the whole upgrade, so the second finds the
+    schema current and does nothing. The lock is taken before Alembic runs because Alembic's
+    ``context`` and ``op`` are process globals: two upgrades must not interleave even in one
+    process. A database ``SQLModel.metadata.create_all`` made (before migrations) is adopted by
+    the first revision, which creates only the tables missing.
     """
+    async with engine.connect() as connection:
+        # Most starts find the schema current: they need not wait for the lock, which SQLite
+        # shares with every writer.
+        if await connection.run_sync(is_current):
+            return
     for attempt in range(3):
         try:
-            async with engine.begin() as connection:
-                await connection.run_sync(SQLModel.metadata.create_all)
+            async with engine.connect() as connection:
+                await _lock_schema(connection)
+                await connection.run_sync(_upgrade)
+                await connection.commit()
             return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            if attempt == 2:
+        except OperationalError:
+            # SQLite's busy timeout can still run out behind a long upgrade; try again.
+            if attempt == 2 or engine.dialect.name != "sqlite":
                 raise
+
+
+async def _lock_schema(connection: AsyncConnection) -> None:
+    """Begin the upgrade's transaction holding the lock that keeps other upgrades out."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+    elif connection.dialect.name == "sqlite":
+        # IMMEDIATE takes the write lock at once (a deferred BEGIN would let two upgrades both
+        # read "no tables" first); the sqlite3 driver then leaves the transaction to us.
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")

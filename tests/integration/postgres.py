@@ -90,6 +90,7 @@ def running_cluster() -> Iterator[Cluster]:
             capture_output=True,
             text=True,
             cwd=folder,  # the owner may not be allowed into the current directory
+            env={**os.environ, "LC_ALL": "C"},  # whatever locales the machine has or lacks
         )
         if done.returncode != 0:
             log = folder / "server.log"
@@ -99,8 +100,7 @@ def running_cluster() -> Iterator[Cluster]:
             )
 
     try:
-        run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--no-locale")
+        run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
         port = _free_port()
         options = (
             f"-k {folder} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off"
