@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
@@ -29,7 +31,7 @@ class Bmg:
     @activity.defn(name="bmg.find_phone")
     async def find_phone(self, lookup: PhoneLookup) -> PhoneFound:
         """The citizen's mobile number, or ``None`` when BMG has none (404)."""
-        response = await self._http.get(f"/v1/subscribers/{lookup.iin}")
+        response = await self._http.get(f"/v1/subscribers/{quote(lookup.iin, safe='')}")
         if response.status_code == 404:
             return PhoneFound(phone=None)
         raise_for_retry(response, "BMG")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -45,7 +46,7 @@ class GasProvider:
     @activity.defn(name="gas.find_account")
     async def find_account(self, entry: AccountEntry) -> AccountFound:
         """The personal account's holder, address and region, or ``None`` if it does not exist."""
-        response = await self._http.get(f"/v1/accounts/{entry.account_number}")
+        response = await self._http.get(f"/v1/accounts/{quote(entry.account_number, safe='')}")
         if response.status_code == 404:
             return AccountFound(account=None)
         raise_for_retry(response, "gas provider")

@@ -12,15 +12,15 @@ from pydantic import BaseModel, Field
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from models.cycle import MONTH_PATTERN
 from models.store import activations
-from models.voucher import Consumption
+from models.voucher import ACCOUNT_NUMBER, Consumption
 
 router = APIRouter(tags=["provider"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class Reading(BaseModel):
-    account_number: str = Field(min_length=1, max_length=40)
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     volume_m3: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
     discount_kzt: int | None = Field(default=None, ge=0)
 
@@ -40,7 +40,7 @@ class ReadingsAnswer(BaseModel):
     dependencies=[Depends(require("provider"))],
 )
 async def report_consumption(
-    month: Annotated[str, Path(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH_PATTERN)],
     body: Readings,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ReadingsAnswer:

@@ -15,7 +15,7 @@ from activities.cycles import withdraw_cycle
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
-from models.cycle import Citizen, cycle_id
+from models.cycle import MONTH_PATTERN, Citizen, cycle_id
 from models.programs import PROGRAMS, ProgramVersion
 from models.store import add_listings, find_listing, remove_listing
 from rules.eligibility import listing_problem
@@ -23,7 +23,6 @@ from rules.pseudonyms import citizen_ref
 from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class RecipientList(BaseModel):
@@ -48,7 +47,7 @@ class WithdrawalAnswer(BaseModel):
 @router.post("/v1/programs/{program}/months/{month}/recipients", status_code=202)
 async def list_recipients(
     program: str,
-    month: Annotated[str, Path(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH_PATTERN)],
     body: RecipientList,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ListingAnswer:
@@ -68,7 +67,7 @@ async def list_recipients(
 @router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")
 async def withdraw_recipient(
     program: str,
-    month: Annotated[str, Path(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH_PATTERN)],
     iin: str,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> WithdrawalAnswer:

@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from models.cycle import MONTH_PATTERN
 from models.programs import PROGRAMS
 from models.store import money_totals, month_figures
 
 router = APIRouter(tags=["ops"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class MonthReport(BaseModel):
@@ -30,7 +30,7 @@ class MonthReport(BaseModel):
 @router.get("/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))])
 async def month_report(
     program: str,
-    month: Annotated[str, Path(pattern=MONTH)],
+    month: Annotated[str, Path(pattern=MONTH_PATTERN)],
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> MonthReport:
     """Cycles by state and region, SMS sent and money totals of a program-month."""

@@ -69,7 +69,7 @@ def _verify(request: Request, body: bytes, secret: str) -> None:
     """Refuse unless the gateway's HMAC matches and its timestamp is fresh (replays expire)."""
     stamp = request.headers.get("X-Timestamp", "")
     given = request.headers.get("X-Signature", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+    if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() - int(stamp)) > MAX_SKEW_S:
         raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"sha256={expected}".encode(), given.encode()):
@@ -79,7 +79,7 @@ def _verify(request: Request, body: bytes, secret: str) -> None:
 def _parse(body: bytes) -> InboundSms:
     try:
         return InboundSms.model_validate(json.loads(body))
-    except (ValueError, ValidationError) as invalid:
+    except (ValueError, RecursionError, ValidationError) as invalid:
         raise ApiError(422, "malformed", f"not an inbound SMS: {invalid}") from invalid
 
 

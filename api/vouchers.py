@@ -40,6 +40,7 @@ STATUS_OF = {
     "insufficient_balance": 409,
     "activation_closed": 410,
     "voucher_closed": 410,
+    "temporarily_unavailable": 503,
 }
 
 

@@ -16,6 +16,9 @@ from pydantic import BaseModel, Field
 from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
 from models.voucher import Account
 
+# A month as the API and the cycles name it: YYYY-MM, years 1000-9999.
+MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
+
 
 class CycleState(StrEnum):
     """The states a cycle can be seen in (SPEC.md §3); the Temporal UI filters on them."""
@@ -65,7 +68,7 @@ class CycleInput(BaseModel):
     """Everything a cycle needs, resolved when the citizen is listed."""
 
     program: ProgramCode
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=MONTH_PATTERN)
     citizen: Citizen
     citizen_ref: str
     rules: ProgramVersion

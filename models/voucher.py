@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+# A utility personal-account number: letters, digits and dashes (it goes into the provider's URL).
+ACCOUNT_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
+
 
 class Account(BaseModel):
     """A gas personal account as the provider's billing system knows it."""
@@ -20,7 +23,7 @@ class Account(BaseModel):
 class AccountEntry(BaseModel):
     """The citizen typed a personal-account number into the wallet."""
 
-    account_number: str = Field(min_length=1, max_length=40)
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
 
 
 class AccountShown(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.records import CycleSnapshot, Records
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 # idempotency keys make every retry safe.
 PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 CALL_TIMEOUT = timedelta(seconds=30)
+ASK_TIMEOUT = timedelta(seconds=10)
 
 
 def sms_queue(task_queue: str) -> str:
@@ -109,6 +110,21 @@ class CycleMachinery:
         return await workflow.execute_activity_method(
             activity, argument, start_to_close_timeout=CALL_TIMEOUT, retry_policy=PATIENT
         )
+
+    async def _ask(self, activity: Callable[..., Any], argument: Any) -> Any:
+        """Run an activity for a caller who is waiting (the wallet): a few tries within
+        ``ASK_TIMEOUT``, then a retryable refusal instead of an answer that never comes."""
+        try:
+            return await workflow.execute_activity_method(
+                activity,
+                argument,
+                schedule_to_close_timeout=ASK_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=4)),
+            )
+        except ActivityError as failed:
+            raise ApplicationError(
+                "an outside system did not answer; try again", type="temporarily_unavailable"
+            ) from failed
 
     async def _send_sms(self, kind: SmsKind) -> None:
         text_kind: Literal["consent_request", "confirmation"] = (

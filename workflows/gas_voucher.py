@@ -38,10 +38,10 @@ class GasVoucher(CycleMachinery):
     async def enter_account(self, entry: AccountEntry) -> AccountShown:
         """The citizen entered a personal account: show its details, or say why not."""
         async with self._lock:
-            found = await self._call(GasProvider.find_account, entry)
+            found = await self._ask(GasProvider.find_account, entry)
             if found.account is None:
                 raise ApplicationError("no such personal account", type="account_not_found")
-            if await self._call(Records.account_taken, self._claim(entry.account_number)):
+            if await self._ask(Records.account_taken, self._claim(entry.account_number)):
                 raise ApplicationError(
                     "another voucher is activated on this account this month",
                     type="account_already_used",
@@ -67,7 +67,7 @@ class GasVoucher(CycleMachinery):
             if self._account is None:
                 raise ApplicationError("enter a personal account first", type="no_account_entered")
             account = self._account.account_number
-            if not await self._call(Records.claim_account, self._claim(account)):
+            if not await self._ask(Records.claim_account, self._claim(account)):
                 raise ApplicationError(
                     "another voucher was activated on this account", type="account_already_used"
                 )

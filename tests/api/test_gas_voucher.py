@@ -182,3 +182,32 @@ async def test_hand_over_goes_once_at_the_start_of_the_30th(product: Product) ->
 
 async def _handover(product: Product, month: str) -> list[dict[str, Any]]:
     return product.world.handovers.get(month, [])
+
+
+async def test_a_provider_down_answers_503_and_loses_nothing(product: Product) -> None:
+    """The wallet gets 503 temporarily_unavailable, not a hang; once the provider is back the
+    same account goes through."""
+    _, _, cycle, status = await product.issued_voucher("gas")
+    account = product.account()
+    product.world.fail("gas", status=503, times=1_000)
+    url = f"/v1/vouchers/{status.voucher_id}/account"
+    async with product.api("wallet") as wallet:
+        down = await wallet.post(url, json={"account_number": account})
+        product.world.faults["gas"].clear()
+        back = await wallet.post(url, json={"account_number": account})
+    assert (down.status_code, down.json()["error"]) == (503, "temporarily_unavailable")
+    assert back.status_code == 200
+    assert (await product.status(cycle)).state == CycleState.ACCOUNT_PENDING_CONFIRMATION
+
+
+async def test_an_account_number_that_is_not_one_is_422(product: Product) -> None:
+    """Path-like or empty account numbers never reach the provider's URL."""
+    _, _, _, status = await product.issued_voucher("gas")
+    url = f"/v1/vouchers/{status.voucher_id}/account"
+    async with product.api("wallet") as wallet:
+        answers = [
+            await wallet.post(url, json={"account_number": number})
+            for number in ("../handovers/2026-12", "", "12 34")
+        ]
+    assert [a.status_code for a in answers] == [422, 422, 422]
+    assert product.world.requests["gas"] == 0
