@@ -22,7 +22,7 @@ router = APIRouter(tags=["provider"])
 class Reading(BaseModel):
     account_number: str = Field(pattern=ACCOUNT_NUMBER)
     volume_m3: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
-    discount_kzt: int | None = Field(default=None, ge=0)
+    discount_kzt: int | None = Field(default=None, ge=0, le=10**9)
 
 
 class Readings(BaseModel):

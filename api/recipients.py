@@ -18,6 +18,7 @@ from api.errors import ApiError
 from models.cycle import MONTH_PATTERN, Citizen, cycle_id
 from models.programs import PROGRAMS, ProgramVersion
 from models.store import add_listings, find_listing, remove_listing
+from rules import calendar
 from rules.eligibility import listing_problem
 from rules.pseudonyms import citizen_ref
 from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
@@ -95,7 +96,11 @@ async def withdraw_recipient(
 def _rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:
     if program not in PROGRAMS:
         raise ApiError(404, "unknown_program", f"no program {program!r}; known: gas, food")
-    rules = api.programs.for_month(program, month)
+    try:
+        calendar.month_end(month)
+        rules = api.programs.for_month(program, month)
+    except ValueError:
+        rules = None
     if rules is None:
         raise ApiError(409, "list_closed", f"no {program} program version covers {month}")
     return rules
@@ -107,7 +112,7 @@ def _screen(
     citizens: list[tuple[str, Citizen]] = []
     rejected: list[Rejection] = []
     for record in records:
-        iin = str(record.get("iin", ""))
+        iin = str(record.get("iin", "")).encode("utf-8", "backslashreplace").decode()
         try:
             citizen = Citizen.model_validate(record)
         except ValidationError as invalid:

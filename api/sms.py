@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 
 from activities.cycles import deliver_reply
@@ -32,6 +32,14 @@ class InboundSms(BaseModel):
     to: str = Field(min_length=1, max_length=20)
     text: str = Field(max_length=1_000)
     received_at: datetime
+
+    @field_validator("received_at", mode="before")
+    @classmethod
+    def _iso_with_offset(cls, value: object) -> datetime:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        if moment is None or moment.tzinfo is None:
+            raise ValueError("received_at must be ISO 8601 with an offset")
+        return moment
 
 
 class ReplyAnswer(BaseModel):
@@ -69,7 +77,8 @@ def _verify(request: Request, body: bytes, secret: str) -> None:
     """Refuse unless the gateway's HMAC matches and its timestamp is fresh (replays expire)."""
     stamp = request.headers.get("X-Timestamp", "")
     given = request.headers.get("X-Signature", "")
-    if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+    fresh = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+    if not fresh or abs(time.time() - int(stamp)) > MAX_SKEW_S:
         raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"sha256={expected}".encode(), given.encode()):

@@ -17,7 +17,7 @@ from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
 from models.voucher import Account
 
 # A month as the API and the cycles name it: YYYY-MM, years 1000-9999.
-MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
 
 
 class CycleState(StrEnum):

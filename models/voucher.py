@@ -49,9 +49,9 @@ class FoodActivation(BaseModel):
 
 class PurchaseLine(BaseModel):
     code: str = Field(min_length=1, max_length=80)
-    qty: Decimal = Field(gt=0)
-    unit_price_kzt: int = Field(ge=0)
-    discount_kzt: int = Field(ge=0)  # the whole line's discount, drawn from the balance
+    qty: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
+    unit_price_kzt: int = Field(ge=0, le=10**9)
+    discount_kzt: int = Field(ge=0, le=10**9)  # the whole line's discount, drawn from the balance
 
 
 class Purchase(BaseModel):

@@ -46,6 +46,7 @@ class FoodVoucher(CycleMachinery):
             if purchase.purchase_id in self._purchases:
                 return self._purchases[purchase.purchase_id]
             self._check_purchase(purchase)
+            goods_kzt = purchase.goods_kzt  # computed before any state changes
             assert self._balance is not None
             self._balance -= purchase.discount_kzt
             answer = Redeemed(balance_kzt=self._balance)
@@ -67,7 +68,7 @@ class FoodVoucher(CycleMachinery):
                     region=self._cycle.citizen.region,
                     shop_id=purchase.shop_id,
                     discount_kzt=purchase.discount_kzt,
-                    goods_kzt=purchase.goods_kzt,
+                    goods_kzt=goods_kzt,
                     at=workflow.now(),
                 ),
             )
