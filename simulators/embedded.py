@@ -58,7 +58,12 @@ async def serve_all(
     try:
         for name, app in apps.items():
             # Binding first means the port is known, and held, before uvicorn starts.
-            sock = socket.create_server((host, (ports or {}).get(name, 0)))
+            bound = socket.create_server((host, (ports or {}).get(name, 0)))
+            # Re-made with an explicit TCP protocol: asyncio sets TCP_NODELAY on accepted
+            # connections only then, and without it every answer waits ~40 ms for a delayed ACK.
+            sock = socket.socket(
+                bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach()
+            )
             sockets.append(sock)
             urls[name] = f"http://{shown_host}:{sock.getsockname()[1]}"
             running.append(await _start(app, sock))
