@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 
 
@@ -35,5 +36,9 @@ class Bmg:
         if response.status_code == 404:
             return PhoneFound(phone=None)
         raise_for_retry(response, "BMG")
-        phone: str = response.json()["phone"]
+        # BMG's number in E.164, the form the webhook routes replies by; anything that is not a
+        # Kazakhstan mobile cannot be texted, and counts as no number.
+        phone = normalise_phone(str(response.json().get("phone", "")))
+        if phone is None:
+            return PhoneFound(phone=None)
         return PhoneFound(phone=phone, phone_ref=phone_ref(self._key, phone))

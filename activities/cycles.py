@@ -120,7 +120,11 @@ class Cycles:
         async def tell(cycle: str) -> None:
             async with self._concurrency:
                 handle = self._client.get_workflow_handle(cycle)
-                await handle.signal("handed_over", HandedOver())
+                try:
+                    await handle.signal("handed_over", HandedOver())
+                except RPCError as error:
+                    if error.status != RPCStatusCode.NOT_FOUND:
+                        raise  # a closed cycle (withdrawn, settled) needs no news
 
         for start in range(0, len(cycle_ids), self._page):
             await asyncio.gather(*(tell(c) for c in cycle_ids[start : start + self._page]))

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from temporalio import activity
 
 from activities.http import raise_for_retry
@@ -56,36 +56,41 @@ class GasProvider:
     async def hand_over(self, handover: HandoverMonth) -> int:
         """Send the month's activated vouchers to the provider; return how many.
 
-        Sent in chunks to the idempotent ``PUT /v1/handovers/{month}``, so a retry after a
-        failure in the middle sends the same chunks again and the provider counts each once.
+        Page by page (keyset on the voucher ID) to the idempotent ``PUT /v1/handovers/{month}``,
+        heartbeating after each: a retry sends the same pages again and the provider counts each
+        voucher once. Only claims whose voucher was activated on that very account are sent.
         """
-        async with self._sessions() as session:
-            rows = (
-                await session.exec(
-                    select(AccountActivation)
-                    .where(AccountActivation.month == handover.month)
-                    .order_by(col(AccountActivation.voucher_id))
-                )
-            ).all()
-        for start in range(0, len(rows), HANDOVER_CHUNK):
-            chunk = rows[start : start + HANDOVER_CHUNK]
+        sent, after = 0, ""
+        while rows := await self._activated_page(handover.month, after):
             response = await self._http.put(
                 f"/v1/handovers/{handover.month}",
-                json={
-                    "vouchers": [
-                        {"voucher_id": r.voucher_id, "account_number": r.account_number}
-                        for r in chunk
-                    ]
-                },
+                json={"vouchers": [{"voucher_id": v, "account_number": a} for v, a in rows]},
             )
             raise_for_retry(response, "gas provider")
-            activity.heartbeat(start + len(chunk))
+            sent, after = sent + len(rows), rows[-1][0]
+            activity.heartbeat(sent)
         async with self._sessions() as session:
-            for row in rows:
-                row.handed_over_at = handover.at
-                session.add(row)
+            await session.exec(
+                update(AccountActivation)
+                .where(col(AccountActivation.month) == handover.month)
+                .values(handed_over_at=handover.at)
+            )
             await session.commit()
-        return len(rows)
+        return sent
+
+    async def _activated_page(self, month: str, after: str) -> list[tuple[str, str]]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(AccountActivation.voucher_id, AccountActivation.account_number)
+                .join(VoucherRecord, col(VoucherRecord.voucher_id) == AccountActivation.voucher_id)
+                .where(AccountActivation.month == month)
+                .where(col(VoucherRecord.activated_at).is_not(None))
+                .where(col(VoucherRecord.account_number) == AccountActivation.account_number)
+                .where(col(AccountActivation.voucher_id) > after)
+                .order_by(col(AccountActivation.voucher_id))
+                .limit(HANDOVER_CHUNK)
+            )
+            return [(voucher, account) for voucher, account in rows.all()]
 
     @activity.defn(name="gas.settle")
     async def settle(self, settlement: Settlement) -> None:

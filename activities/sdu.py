@@ -28,5 +28,9 @@ class Sdu:
     @activity.defn(name="sdu.journal")
     async def journal(self, entry: JournalEntry) -> None:
         """Report an event (``NO_PHONE``) about a listed citizen back to SDU."""
-        response = await self._http.post("/v1/journal", json=entry.model_dump(mode="json"))
+        response = await self._http.post(
+            "/v1/journal",
+            json=entry.model_dump(mode="json"),
+            headers={"Idempotency-Key": f"{entry.program}:{entry.month}:{entry.event}:{entry.iin}"},
+        )
         raise_for_retry(response, "SDU")

@@ -74,6 +74,9 @@ class Wallet:
     async def notify(self, notice: VoucherNotice) -> None:
         """Tell the wallet what became of a voucher (expired, discount, closed)."""
         response = await self._http.post(
-            f"/v1/vouchers/{notice.voucher_id}/events", json={"type": notice.type, **notice.detail}
+            f"/v1/vouchers/{notice.voucher_id}/events",
+            json={"type": notice.type, **notice.detail},
+            # One event of a kind per voucher, however often the activity is retried.
+            headers={"Idempotency-Key": f"{notice.voucher_id}:{notice.type}"},
         )
         raise_for_retry(response, "wallet")

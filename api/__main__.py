@@ -6,11 +6,20 @@ import uvicorn
 
 from api import create_app
 from models.settings import Settings
+from workers.logs import configure_logging
 
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(create_app(None, settings), host="0.0.0.0", port=settings.api_port)
+    configure_logging()
+    # No access log: the withdrawal route's path carries the IIN.
+    uvicorn.run(
+        create_app(None, settings),
+        host="0.0.0.0",
+        port=settings.api_port,
+        access_log=False,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ async def list_recipients(
         added = await add_listings(
             session, program=program, month=month, citizens=citizens, listed_at=admitted.listed_at
         )
-    if added:
+    if citizens:  # also on a re-send: a signal lost after the last write is sent again
         await api.client.get_workflow_handle(_intake_id(program, month)).signal(MonthIntake.listed)
     return ListingAnswer(accepted=added, already_listed=len(citizens) - added, rejected=rejected)
 

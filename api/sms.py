@@ -61,8 +61,10 @@ async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) 
         return ReplyAnswer(result="duplicate")
     phone = normalise_phone(sms.sender)
     ref = phone_ref(api.settings.pseudonym_key, phone) if phone else "unknown"
-    if seen is None and not await _keep(api, sms, ref):
-        return ReplyAnswer(result="duplicate")  # another gateway node delivered it first
+    if seen is None:
+        # Kept before it is decided. Another gateway node delivering the same message at the
+        # same moment loses this insert but is routed all the same: the cycle counts it once.
+        await _keep(api, sms, ref)
     result = await _route(api, sms, ref)
     async with api.sessions() as session:
         record = await inbound(session, message_id=sms.message_id)
@@ -93,7 +95,7 @@ def _parse(body: bytes) -> InboundSms:
 
 
 async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
-    """Record the message before deciding it; False if it was already recorded."""
+    """Record the message before deciding it; False if another request recorded it first."""
     try:
         async with api.sessions() as session:
             session.add(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
 from api.deps import ApiDeps, deps
@@ -165,6 +165,8 @@ async def _update(
         code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
         raise ApiError(STATUS_OF.get(code, 409), code, str(cause)) from failed
     except RPCError as ended:
+        if ended.status != RPCStatusCode.NOT_FOUND:
+            raise  # Temporal unreachable: 503, retryable
         # The cycle has finished: the voucher expired, lapsed or was settled.
         code = "activation_closed" if name != "redeem" else "voucher_closed"
         raise ApiError(closed, code, "the voucher's month is over") from ended

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     food_provider_url: str = "http://127.0.0.1:8106"
     sms_gateway_token: str = "dev-sms-token"
 
-    sms_webhook_secret: str = "dev-webhook-secret"
+    # An empty or short secret would let anyone sign a consent.
+    sms_webhook_secret: str = Field(default="dev-webhook-secret", min_length=16)
     api_tokens: str = "sdu:dev-sdu,wallet:dev-wallet,provider:dev-provider,ops:dev-ops"
     api_port: int = 8000
 

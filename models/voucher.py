@@ -81,5 +81,6 @@ class HandedOver(BaseModel):
 class Consumption(BaseModel):
     """The provider's accrual of the month's gas for the voucher's account."""
 
+    account_number: str
     volume_m3: Decimal = Field(ge=0)
     discount_kzt: int | None = None  # the provider's own figure, checked against the formula

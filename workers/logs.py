@@ -40,3 +40,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # httpx logs each request's URL at INFO, and BMG's URL carries the IIN.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

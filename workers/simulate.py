@@ -149,9 +149,11 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await setup_namespace(env.client)
         # A plain client for the product: the clock moves only when this script calls env.sleep.
-        plain = await Client.connect(
-            env.client.service_client.config.target_host, namespace=env.client.namespace
-        )
+        target, namespace = env.client.service_client.config.target_host, env.client.namespace
+        plain = await Client.connect(target, namespace=namespace)
+        # For env.sleep: a call the server holds while a large cohort's work runs outlives the
+        # HTTP/2 keep-alive the test server tolerates (it drops the connection after ~90 s).
+        clock = await Client.connect(target, namespace=namespace, keep_alive_config=None)
         with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'simulate.db'}",
@@ -159,7 +161,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             world = World()
             plans = await _plan(env, world, args, programs)
-            server_clock = _Clock(env, world)
+            server_clock = _Clock(env, clock, world)
             async with run_embedded(plain, settings, world) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
@@ -269,8 +271,9 @@ class _Clock:
     simulation stops with :class:`ClockStuck` and the summary counts the failed cycles.
     """
 
-    def __init__(self, env: WorkflowEnvironment, world: World) -> None:
+    def __init__(self, env: WorkflowEnvironment, clock: Client, world: World) -> None:
         self._env = env
+        self._clock = clock
         self._world = world
 
     async def now(self) -> datetime:
@@ -285,7 +288,7 @@ class _Clock:
         request = SleepRequest()
         request.duration.FromTimedelta(delta)
         sleeping = asyncio.create_task(
-            self._env.client.test_service.unlock_time_skipping_with_sleep(
+            self._clock.test_service.unlock_time_skipping_with_sleep(
                 request, timeout=timedelta(minutes=30)
             )
         )
@@ -360,6 +363,9 @@ async def _reply(gateway: httpx.AsyncClient, world: World, plans: list[Plan], da
     """
     limit = asyncio.Semaphore(32)
     received_at = datetime.combine(day, NOON, tzinfo=calendar.ALMATY).isoformat()
+    url = world.webhook_url
+    if url is None:
+        raise RuntimeError("the SMS gateway has no webhook URL")
 
     async def one(plan: Plan, phone: str, text: str) -> None:
         sms = {
@@ -370,15 +376,17 @@ async def _reply(gateway: httpx.AsyncClient, world: World, plans: list[Plan], da
             "received_at": received_at,
         }
         world.inbound.append(sms)
-        assert world.webhook_url is not None
         async with limit:
-            answer = await deliver(gateway, world.webhook_url, world.webhook_secret, sms)
+            answer = await deliver(gateway, url, world.webhook_secret, sms)
         ok = answer.status == 200
         plan.answers[str(answer.body["result"]) if ok else f"HTTP {answer.status}"] += 1
 
     calls = []
     for plan in plans:
-        due, plan.pending = plan.pending + plan.replies.get(day, []), []
+        due, plan.pending = list(plan.pending), []
+        # Days before the first simulated one too (a month already under way).
+        for planned in sorted(d for d in plan.replies if d <= day):
+            due += plan.replies.pop(planned)
         for iin, text in due:
             phone = world.subscribers.get(iin)
             if phone is not None and phone in plan.requested:

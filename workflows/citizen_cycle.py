@@ -167,6 +167,9 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             first, "consent request", self._is_withdrawn
         ):
             return
+        # Replies count from the moment the request is on its way: a citizen may answer before
+        # the gateway's acceptance reaches the cycle (a fast reply, a worker restart).
+        self._requesting = True
         await self._send_sms("consent_request")
         requested_at = workflow.now()
         await self._enter(CycleState.AWAITING_CONSENT, "consent_requested")
@@ -203,8 +206,9 @@ class CitizenCycle(GasVoucher, FoodVoucher):
 
     def _judge(self, meaning: Literal["agree", "refuse", "unrecognised"]) -> ReplyResult:
         open_for_reply = (
-            self._state in AWAITING_STATES
+            (self._state in AWAITING_STATES or self._requesting)
             and self._decision is None
+            and not self._withdrawn
             and workflow.now() < calendar.consent_deadline(self._rules, self._cycle.month)
         )
         if open_for_reply:
@@ -282,11 +286,13 @@ class CitizenCycle(GasVoucher, FoodVoucher):
     # --- withdrawal --------------------------------------------------------------------------
 
     @workflow.update
-    def withdraw(self, withdrawal: Withdrawal) -> CycleState:
+    async def withdraw(self, withdrawal: Withdrawal) -> CycleState:
         """SDU removed the citizen from the list: the cycle ends ``WITHDRAWN``."""
-        self._withdrawn = True
-        self._log("withdrawal_requested", reason=withdrawal.reason)
-        return CycleState.WITHDRAWN
+        async with self._lock:  # an activation in flight decides first
+            self._may_withdraw(withdrawal)
+            self._withdrawn = True
+            self._log("withdrawal_requested", reason=withdrawal.reason)
+            return CycleState.WITHDRAWN
 
     @withdraw.validator
     def _may_withdraw(self, withdrawal: Withdrawal) -> None:

@@ -53,6 +53,7 @@ class CycleMachinery:
         self._consented_before = False
         self._replies_seen: set[str] = set()
         self._withdrawn = False
+        self._requesting = False
         # The wallet's requests on an issued voucher take turns, and the activation deadline
         # waits for one in flight: a confirmation accepted at 23:59:59 completes.
         self._lock = asyncio.Lock()
@@ -88,7 +89,7 @@ class CycleMachinery:
         opens, closes = calendar.activation_window(self._rules, self._cycle.month)
         if not opens <= workflow.now() < closes:
             raise ApplicationError("outside the activation window", type="activation_closed")
-        if self._state not in states:
+        if self._state not in states or self._withdrawn:
             raise ApplicationError(f"the voucher is {self._state}", type="voucher_not_issued")
 
     def _is_withdrawn(self) -> bool:

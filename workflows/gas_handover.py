@@ -20,6 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from rules import calendar
 
 
+HANDOVER_GRACE = timedelta(minutes=1)
+
+
 class HandoverOutcome(BaseModel):
     handed_over: int
     cycles_told: int
@@ -34,6 +37,8 @@ class GasHandover:
         """Sleep until the hand-over moment, send the list, tell the cycles."""
         moment = calendar.handover_moment(handover.rules, handover.month)
         assert moment is not None, "a gas program has a hand-over day"
+        # A confirmation accepted in the last second of the 29th is written a moment later.
+        moment += HANDOVER_GRACE
         if (delay := moment - workflow.now()) > timedelta(0):
             await workflow.sleep(delay, summary="hand-over day")
         sent: int = await workflow.execute_activity_method(

@@ -38,6 +38,7 @@ class GasVoucher(CycleMachinery):
     async def enter_account(self, entry: AccountEntry) -> AccountShown:
         """The citizen entered a personal account: show its details, or say why not."""
         async with self._lock:
+            self._activation_open(ENTERING_ACCOUNT)  # a confirmation may have gone first
             found = await self._ask(GasProvider.find_account, entry)
             if found.account is None:
                 raise ApplicationError("no such personal account", type="account_not_found")
@@ -64,6 +65,7 @@ class GasVoucher(CycleMachinery):
         async with self._lock:
             if self._state == CycleState.ACTIVATED:
                 return Activated()  # the wallet retried a confirmation that went through
+            self._activation_open(ENTERING_ACCOUNT)
             if self._account is None:
                 raise ApplicationError("enter a personal account first", type="no_account_entered")
             account = self._account.account_number
@@ -92,6 +94,10 @@ class GasVoucher(CycleMachinery):
     @workflow.signal
     def consumption(self, reading: Consumption) -> None:
         """The provider accrued the month's gas on the account; settlement happens once."""
+        activated_on = self._account.account_number if self._account else None
+        if reading.account_number != activated_on:
+            self._log("consumption_ignored", account_number=reading.account_number)
+            return
         if self._consumption is None:
             self._consumption = reading
         self._log("consumption_reported", volume_m3=str(reading.volume_m3))
@@ -101,13 +107,15 @@ class GasVoucher(CycleMachinery):
         handover = calendar.handover_moment(self._rules, self._cycle.month)
         assert handover is not None, "a gas program has a hand-over day"
         give_up = handover + timedelta(days=self._rules.consumption_wait_days)
-        if not await self._sleep_until(give_up, "hand-over", lambda: self._handed_over):
+        # A reading is proof of the hand-over too.
+        handed = lambda: self._handed_over or self._consumption is not None  # noqa: E731
+        if not await self._sleep_until(give_up, "hand-over", handed):
             self._flag("no_handover")
-            return
+            await workflow.wait_condition(handed)  # the cycle waits, visible, for the provider
         await self._enter(CycleState.HANDED_OVER, "handed_over")
         if not await self._sleep_until(give_up, "consumption", lambda: bool(self._consumption)):
             self._flag("no_consumption")
-            return
+            await workflow.wait_condition(lambda: bool(self._consumption))
         await self._settle(self._consumption)
 
     async def _settle(self, reading: Consumption | None) -> None:
