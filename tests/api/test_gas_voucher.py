@@ -211,3 +211,18 @@ async def test_an_account_number_that_is_not_one_is_422(product: Product) -> Non
         ]
     assert [a.status_code for a in answers] == [422, 422, 422]
     assert product.world.requests["gas"] == 0
+
+
+async def test_a_re_sent_consumption_batch_settles_once(product: Product) -> None:
+    """The provider re-sending its readings after settlement gets 202 and pays nothing twice."""
+    view, expected = await _settled(product, "12")
+    account = view["account_number"]
+    async with product.api("provider") as provider:
+        again = await provider.post(
+            f"/v1/programs/gas/months/{view['month']}/consumption",
+            json={"readings": [{"account_number": account, "volume_m3": "99"}]},
+        )
+    assert again.status_code == 202 and again.json()["accepted"] == 1
+    assert product.world.discounts[view["voucher_id"]]["discount_kzt"] == expected
+    discounts = [e for v, e in product.world.voucher_events if e["type"] == "discount"]
+    assert len(discounts) == 1
