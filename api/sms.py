@@ -68,7 +68,8 @@ async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) 
     result = await _route(api, sms, ref)
     async with api.sessions() as session:
         record = await inbound(session, message_id=sms.message_id)
-        if record is not None:
+        # Two gateway nodes delivering at once: the cycle's first answer is the one kept.
+        if record is not None and (record.result is None or result != "duplicate"):
             record.result = result
             session.add(record)
             await session.commit()

@@ -39,14 +39,17 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets WAL and a busy timeout for concurrent writers."""
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # A lock wait shorter than the shortest activity timeout (10 s): a locked database gives a
+    # clean "database is locked" error and a retry, never a write cancelled mid-transaction
+    # that keeps holding the lock.
+    engine = create_async_engine(url, connect_args={"timeout": 5})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
     return engine

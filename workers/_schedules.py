@@ -13,11 +13,13 @@ from temporalio.client import (
 )
 
 from models.settings import Settings
+from workers._worker import product_client
 from workflows.food_daily_report import SCHEDULE_ID, DailyReportInput, FoodDailyReport
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create the food daily report's schedule (00:30 Almaty, for the day before) if missing."""
+    client = product_client(client, settings)
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             FoodDailyReport.run,

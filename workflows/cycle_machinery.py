@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
 # Outside systems may be down for hours: keep retrying, backing off to every ten minutes. The
 # idempotency keys make every retry safe.
 PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
-CALL_TIMEOUT = timedelta(seconds=30)
+CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
 ASK_TIMEOUT = timedelta(seconds=10)
 
 

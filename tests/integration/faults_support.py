@@ -122,6 +122,20 @@ async def states(handles: Sequence[Handle]) -> list[CycleState | None]:
     return list(await asyncio.gather(*(one(h) for h in handles)))
 
 
+async def confirmed(handles: Sequence[Handle]) -> list[bool]:
+    """Whether each cycle has its voucher issued and its confirmation SMS accepted."""
+
+    async def one(handle: Handle) -> bool:
+        try:
+            status = await handle.query("status", result_type=CycleStatus, rpc_timeout=QUERY)
+        except RPCError:
+            return False
+        sent = [e.detail.get("kind") for e in status.history if e.event == "sms_sent"]
+        return status.state == CycleState.VOUCHER_ISSUED and "confirmation" in sent
+
+    return list(await asyncio.gather(*(one(h) for h in handles)))
+
+
 def all_in(state: CycleState) -> Callable[[list[CycleState | None]], bool]:
     return lambda found: all(s == state for s in found)
 
@@ -163,10 +177,6 @@ async def local_activity_attempts(handle: Handle, activity_type: str) -> list[in
 def sms_kinds(world: World, phone: str) -> list[str]:
     """The kinds of SMS the gateway accepted for ``phone`` (from their idempotency keys)."""
     return [m.idempotency_key.rsplit(":", 1)[1] for m in world.sent_to(phone)]
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 def free_port() -> int:
@@ -238,8 +248,12 @@ class WorkerProcess:
             return
         assert self._process is not None
         self._process.terminate()
+
+        async def stopped() -> bool:
+            return not self.alive
+
         with contextlib.suppress(AssertionError):
-            await poll(lambda: _true(not self.alive), bool, seconds=10, every=0.1)
+            await poll(stopped, bool, seconds=10, every=0.1)
         if self.alive:
             self.kill()
 

@@ -37,6 +37,7 @@ from tests.integration.faults_support import (
     DevServer,
     Handle,
     all_in,
+    confirmed,
     enlist,
     local_activity_attempts,
     poll,
@@ -119,12 +120,7 @@ async def test_a_worker_killed_while_sms_are_in_flight_sends_each_sms_once(
         assert world.requests["sms"] - len(world.messages) > 0
 
         async with worker_process(settings, log):
-            await poll(
-                lambda: states(consenting),
-                all_in(CycleState.VOUCHER_ISSUED),
-                seconds=AFTER_A_CRASH,
-                every=1,
-            )
+            await poll(lambda: confirmed(consenting), all, seconds=AFTER_A_CRASH, every=1)
             assert await states(cycles[5:]) == [CycleState.AWAITING_CONSENT] * 25
     kinds = [sms_kinds(world, p) for p in phones]
     assert kinds == [["consent_request", "confirmation"]] * 5 + [["consent_request"]] * 25
@@ -175,6 +171,7 @@ async def test_cycles_survive_a_restart_of_the_temporal_server(tmp_path: Path) -
                 lambda found: found == [CycleState.VOUCHER_ISSUED, CycleState.REFUSED],
                 seconds=20,
             )
+            await poll(lambda: confirmed(awaiting[:1]), all, seconds=20)
             assert sms_kinds(world, agree) == ["consent_request", "confirmation"]
             assert sms_kinds(world, refuse) == ["consent_request"]
             assert sms_kinds(world, phone) == ["consent_request"]
@@ -202,7 +199,7 @@ async def test_a_wallet_down_for_a_while_issues_the_voucher_once_it_is_back(
 
         consented = time.monotonic()
         assert await deliver_reply(client, workflow_id=cycle.id, reply=_reply()) == "consent"
-        await poll(lambda: states([cycle]), all_in(CycleState.VOUCHER_ISSUED), seconds=30)
+        await poll(lambda: confirmed([cycle]), all, seconds=30)
         # Back-off of 1 s, 2 s and 4 s between the four attempts.
         assert time.monotonic() - consented >= 6
         status = await cycle.query("status", result_type=CycleStatus)
@@ -255,7 +252,7 @@ async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state
             assert not answer.done(), "a consent was answered before it was recorded"
             lock.execute("ROLLBACK")
         assert await answer == "consent"
-        await poll(lambda: states([cycle]), all_in(CycleState.VOUCHER_ISSUED), seconds=30)
+        await poll(lambda: confirmed([cycle]), all, seconds=30)
 
         engine = create_engine(settings.database_url)
         try:
@@ -312,7 +309,7 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
                 )
             )
         assert [sorted(pair) for pair in answers] == [["consent", "duplicate"]] * 5
-        await poll(lambda: states(cycles), all_in(CycleState.VOUCHER_ISSUED), seconds=30)
+        await poll(lambda: confirmed(cycles), all, seconds=30)
 
         engine = create_engine(settings.database_url)
         try:
