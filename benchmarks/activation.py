@@ -1,0 +1,244 @@
+"""``python -m benchmarks.activation [-n 300]``: the wallet's gas activation round-trip.
+
+Against ``temporal server start-dev`` (temporary directory, free ports) with the product embedded
+in this process (worker, API over loopback HTTP, simulated outside systems): N gas cycles are
+started with rules whose send day is today and whose activation window is open now (real time),
+each consents through its ``reply`` update, and once all N vouchers are issued the benchmark
+runs, ``--in-flight`` at a time, the wallet's two calls per voucher: ``POST …/account`` (an update
+that asks the provider for the account and checks the month's claims) and ``POST …/confirm`` (an
+update that claims the account atomically in the database). It prints activations per second and
+the p50/p99 latency of the pair, beside the raw update round-trip on the same server in the same
+run (``benchmarks.echo.Echo``: an update that answers at once, through the Python client, no
+HTTP), so the figures say what the product's activation costs over Temporal's own update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from datetime import time as clock
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.cycles import deliver_reply, start_cycle
+from benchmarks import bounded, machine, print_table, quiet_core_logs
+from benchmarks.echo import Echo
+from models.cycle import Citizen, CycleState, Reply, cycle_id
+from models.db import create_engine, create_sessions
+from models.programs import ProgramVersion, SendingWindow, load_programs
+from models.records import CycleRecord, VoucherRecord
+from models.settings import Settings
+from rules import calendar
+from rules.listing import prepare_cycle
+from rules.pseudonyms import citizen_ref
+from simulators.cohort import sample_cohort
+from simulators.state import Account, World
+from workers import product_client, setup_namespace
+from workers.embedded import run_embedded
+from workers.stack import temporal_dev_server
+
+
+def rules_open_now() -> tuple[str, ProgramVersion]:
+    """This month, and gas rules whose consent request is due now and activation open now."""
+    now = datetime.now(calendar.ALMATY)
+    month = calendar.month_of(now)
+    latest = [v for v in load_programs().versions if v.program == "gas"][-1]
+    return month, latest.model_copy(
+        update={
+            "effective_from": calendar.month_start(month).date(),
+            "effective_until": None,
+            "send_day": now.day,
+            "consent_deadline_day": None,
+            "activation_from_day": 1,
+            "activation_until_day": None,
+            "sending_window": SendingWindow(opens=clock(0), closes=clock(23, 59, 59)),
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def count_in(settings: Settings, state: CycleState) -> int:
+    engine = create_engine(settings.database_url)
+    async with create_sessions(engine)() as session:
+        found = await session.exec(
+            select(func.count()).select_from(CycleRecord).where(CycleRecord.state == state.value)
+        )
+        number = found.one()
+    await engine.dispose()
+    return int(number)
+
+
+async def wait_for(settings: Settings, state: CycleState, n: int, *, minutes: float) -> None:
+    deadline = time.monotonic() + minutes * 60
+    while (reached := await count_in(settings, state)) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {reached} of {n} cycles reached {state}")
+        await asyncio.sleep(0.5)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def prepare(client: Client, settings: Settings, world: World, n: int) -> list[str]:
+    """N gas vouchers issued and not activated; returns their IDs."""
+    month, rules = rules_open_now()
+    people = sample_cohort(n, 11, program="gas")
+    for person in people:
+        world.subscribers[person["iin"]] = person["phone"]
+    citizens = [
+        Citizen.model_validate({k: v for k, v in p.items() if k != "phone"}) for p in people
+    ]
+    refs = [citizen_ref(settings.pseudonym_key, c.iin) for c in citizens]
+
+    async def start(pair: tuple[Citizen, str]) -> None:
+        citizen, ref = pair
+        cycle = prepare_cycle(rules, month=month, citizen=citizen, citizen_ref=ref, mrp_kzt=0)
+        await start_cycle(client, task_queue=settings.task_queue, cycle=cycle)
+
+    await bounded(list(zip(citizens, refs, strict=True)), start, in_flight=64)
+    await wait_for(settings, CycleState.AWAITING_CONSENT, n, minutes=10)
+
+    async def consent(ref: str) -> None:
+        reply = Reply(
+            message_id=f"bench-{ref}", text="21*1", received_at=datetime.now(calendar.ALMATY)
+        )
+        await deliver_reply(client, workflow_id=cycle_id("gas", month, ref), reply=reply)
+
+    await bounded(refs, consent, in_flight=64)
+    await wait_for(settings, CycleState.VOUCHER_ISSUED, n, minutes=10)
+    engine = create_engine(settings.database_url)
+    async with create_sessions(engine)() as session:
+        vouchers = list((await session.exec(select(VoucherRecord.voucher_id))).all())
+    await engine.dispose()
+    for number in range(len(vouchers)):
+        account = f"{9_000_000_000 + number}"
+        world.accounts[account] = Account(account, "Bench Holder", "Bench street", "AST")
+    return vouchers
+
+
+async def activate_all(
+    api_url: str, token: str, vouchers: list[str], in_flight: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+
+    async with httpx.AsyncClient(
+        base_url=api_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+        limits=httpx.Limits(max_connections=in_flight),
+    ) as wallet:
+
+        async def activate(pair: tuple[int, str]) -> None:
+            number, voucher = pair
+            began = time.perf_counter()
+            shown = await wallet.post(
+                f"/v1/vouchers/{voucher}/account",
+                json={"account_number": f"{9_000_000_000 + number}"},
+            )
+            confirmed = await wallet.post(f"/v1/vouchers/{voucher}/confirm", json={})
+            if shown.status_code != 200 or confirmed.status_code != 200:
+                raise RuntimeError(
+                    f"{voucher}: {shown.status_code} {shown.text} / {confirmed.text}"
+                )
+            latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await bounded(list(enumerate(vouchers)), activate, in_flight=in_flight)
+        return time.perf_counter() - began, latencies
+
+
+async def raw_updates(client: Client, n: int, in_flight: int) -> tuple[float, list[float]]:
+    """N update round-trips on N echo workflows, the same concurrency, the same server."""
+    queue = f"bench-echo-{uuid.uuid4().hex[:6]}"
+    latencies: list[float] = []
+    async with Worker(client, task_queue=queue, workflows=[Echo]):
+        handles = []
+
+        async def start(number: int) -> None:
+            handles.append(
+                await client.start_workflow(Echo.run, id=f"echo-{queue}-{number}", task_queue=queue)
+            )
+
+        await bounded(range(n), start, in_flight=64)
+
+        async def ping(pair: tuple[int, object]) -> None:
+            number, handle = pair
+            began = time.perf_counter()
+            await handle.execute_update(Echo.ping, number)  # type: ignore[attr-defined]
+            latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await bounded(list(enumerate(handles)), ping, in_flight=in_flight)
+        elapsed = time.perf_counter() - began
+        await bounded(handles, lambda h: h.signal(Echo.stop), in_flight=64)
+    return elapsed, latencies
+
+
+async def run(n: int, in_flight: int) -> None:
+    quiet_core_logs()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        async with temporal_dev_server(data, port=free_port(), ui_port=free_port()) as address:
+            client = await Client.connect(address)
+            await setup_namespace(client)
+            settings = Settings(
+                database_url=f"sqlite+aiosqlite:///{data / 'product.db'}",
+                task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+            )
+            world = World()
+            async with run_embedded(client, settings, world) as product:
+                product_side = product_client(client, product.settings)
+                vouchers = await prepare(product_side, product.settings, world, n)
+                token = next(t for t, r in settings.tokens_by_role().items() if r == "wallet")
+                took, latencies = await activate_all(product.api_url, token, vouchers, in_flight)
+            raw_took, raw = await raw_updates(client, n, in_flight)
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.1f} ms"
+
+    rate, raw_rate = len(latencies) / took, len(raw) / raw_took
+    print_table(
+        f"Gas activation, {len(latencies)} vouchers, {in_flight} in flight ({machine()})",
+        [
+            ("activations/s (account + confirm)", f"{rate:.1f}"),
+            (
+                "activation p50 / p99",
+                f"{ms(statistics.median(latencies))} / {ms(percentile(latencies, 0.99))}",
+            ),
+            ("raw update round-trips/s (baseline)", f"{raw_rate:.1f}"),
+            ("raw update p50 / p99", f"{ms(statistics.median(raw))} / {ms(percentile(raw, 0.99))}"),
+            ("updates per activation", "2 (plus 3 activities)"),
+            ("activations/s per raw update/s", f"{rate / raw_rate:.2f}"),
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.activation", description=__doc__)
+    parser.add_argument("-n", type=int, default=300, help="vouchers to activate")
+    parser.add_argument("--in-flight", type=int, default=16)
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.in_flight))
+
+
+if __name__ == "__main__":
+    main()
