@@ -30,6 +30,7 @@ simulate: $(READY)  ## a whole month for a sample cohort under time skipping, da
 bench: $(READY)  ## the benchmarks of the README's performance section
 	$(BIN)/python -m benchmarks.cycles
 	$(BIN)/python -m benchmarks.intake
+	$(BIN)/python -m benchmarks.activation
 
 clean:
 	rm -rf $(VENV) .run *.egg-info
