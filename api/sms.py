@@ -18,7 +18,7 @@ from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import Reply, ReplyResult
 from models.records import InboundSmsRecord
-from models.store import inbound, reply_route
+from models.store import inbound, record_reply_result, reply_route
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 
@@ -67,12 +67,7 @@ async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) 
         await _keep(api, sms, ref)
     result = await _route(api, sms, ref)
     async with api.sessions() as session:
-        record = await inbound(session, message_id=sms.message_id)
-        # Two gateway nodes delivering at once: the cycle's first answer is the one kept.
-        if record is not None and (record.result is None or result != "duplicate"):
-            record.result = result
-            session.add(record)
-            await session.commit()
+        await record_reply_result(session, message_id=sms.message_id, result=result)
     return ReplyAnswer(result=result)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
@@ -153,6 +153,20 @@ async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | 
 
 async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
     return await session.get(InboundSmsRecord, message_id)
+
+
+async def record_reply_result(session: AsyncSession, *, message_id: str, result: str) -> None:
+    """Keep what an inbound message meant. Two gateway nodes delivering it at once both get an
+    answer, one of them ``duplicate``: that one never overwrites the cycle's real answer."""
+    statement = (
+        update(InboundSmsRecord)
+        .where(col(InboundSmsRecord.message_id) == message_id)
+        .values(result=result)
+    )
+    if result == "duplicate":
+        statement = statement.where(col(InboundSmsRecord.result).is_(None))
+    await session.exec(statement)
+    await session.commit()
 
 
 async def month_figures(
