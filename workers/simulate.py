@@ -74,10 +74,10 @@ SHOWN = (
 )
 NOON = time_of_day(12, 0)
 # The test server keeps its clock still while a task it handed out is unfinished, so work set off
-# by a jump is done when env.sleep returns: a short quiet period confirms it. Replies are sent in
-# real time, and what they set off (confirmation SMS, voucher) needs a longer look.
+# by a jump is done when env.sleep returns: a short quiet period confirms it. What replies set
+# off runs in real time: the wait is for its confirmation SMS, then a quiet period as well.
 QUIET_AFTER_JUMP_S = 0.1
-QUIET_AFTER_REPLIES_S = 0.3
+QUIET_AFTER_REPLIES_S = 0.15
 SETTLE_LIMIT_S = 30.0
 STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
 BATCH = 10_000  # the API's limit per listing call
@@ -246,8 +246,14 @@ async def _month(
             return str(stuck)
         await _settle(api, ops, world, plans, quiet_s=QUIET_AFTER_JUMP_S)
         seen = _count_sms(world, plans, seen)
+        consents = sum(p.answers["consent"] for p in plans)
+        confirmed = _sent_of_kind(world, "confirmation")
         if await _reply(api, world, plans, day):
-            await _settle(api, ops, world, plans, quiet_s=QUIET_AFTER_REPLIES_S)
+            # Each consent sets off a confirmation SMS and a voucher: wait for the SMS too.
+            expected = confirmed + sum(p.answers["consent"] for p in plans) - consents
+            await _settle(
+                api, ops, world, plans, quiet_s=QUIET_AFTER_REPLIES_S, confirmations=expected
+            )
             seen = _count_sms(world, plans, seen)
         for plan in plans:
             if plan.covers(day):
@@ -319,9 +325,18 @@ class _Clock:
 
 
 async def _settle(
-    api: httpx.AsyncClient, ops: str, world: World, plans: list[Plan], *, quiet_s: float
+    api: httpx.AsyncClient,
+    ops: str,
+    world: World,
+    plans: list[Plan],
+    *,
+    quiet_s: float,
+    confirmations: int = 0,
 ) -> None:
-    """Wait (bounded) until the month reports and the gateway's log stop changing."""
+    """Wait (bounded) until the month reports and the gateway's log stop changing.
+
+    With ``confirmations``, also until the gateway has accepted that many confirmation SMS.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_LIMIT_S
     last: tuple[Any, ...] | None = None
@@ -335,11 +350,15 @@ async def _settle(
             report.raise_for_status()
             plan.states = report.json()["by_state"]
         snapshot = (len(world.messages), *(tuple(sorted(p.states.items())) for p in plans))
-        if snapshot != last:
+        if snapshot != last or _sent_of_kind(world, "confirmation") < confirmations:
             last, quiet_since = snapshot, loop.time()
-        elif loop.time() - quiet_since >= quiet_s or loop.time() > deadline:
+        if loop.time() - quiet_since >= quiet_s or loop.time() > deadline:
             return
         await asyncio.sleep(0.05)
+
+
+def _sent_of_kind(world: World, kind: str) -> int:
+    return sum(m.idempotency_key.endswith(f":{kind}") for m in world.messages)
 
 
 def _count_sms(world: World, plans: list[Plan], seen: int) -> int:
