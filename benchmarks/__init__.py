@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 T = TypeVar("T")
-STARTS_IN_FLIGHT = 64  # as many as the product's CycleStarter keeps in flight
+STARTS_IN_FLIGHT = 64  # as many starts as the intake activity (activities.cycles) keeps in flight
 
 
 @workflow.defn(name="BenchTrivial")

@@ -170,7 +170,7 @@ async def _month_run(
 
         await bounded(consenting, consent, in_flight=STARTS_IN_FLIGHT)
         await _until(lambda: sent()["confirmation"], len(consenting), "confirmations")
-        phase(f"{len(consenting)} consents by update, confirmation SMS, vouchers")
+        phase(f"{len(consenting)} consents by update, then their confirmation SMS")
         await _advance(env, clock, calendar.reminder_due(rules, send) + MINUTE)
         await _until(lambda: sent()["reminder"], n - len(consenting), "reminders")
         phase(f"{n - len(consenting)} reminders 7 days later")
