@@ -8,7 +8,7 @@ import asyncio
 from pydantic import BaseModel
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -187,7 +187,8 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
         outcome: ReplyOutcome = await handle.execute_update(
             "reply", reply, result_type=ReplyOutcome
         )
-    except RPCError as error:
+    except (RPCError, WorkflowUpdateFailedError) as error:
+        # Closed before or while the reply was taken (expired, refused, settled).
         status = await _status(client, workflow_id)
         if status is None:
             return "no_cycle"
