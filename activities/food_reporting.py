@@ -75,5 +75,5 @@ class FoodReporting:
 
 
 def _utc(moment: datetime) -> datetime:
-    # SQLite gives back the naive UTC moments the workflows wrote.
+    # Comparable whatever the driver returns: the columns hold UTC moments.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

