@@ -4,17 +4,19 @@ listed citizens' cycles, delivering replies, withdrawing."""
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.coordination import HandoverInput
 from models.cycle import (
+    ACTIVATED_STATES,
     Citizen,
     CycleInput,
     CycleState,
@@ -28,7 +30,7 @@ from models.db import Sessions
 from models.programs import ProgramBook
 from models.records import AccountActivation
 from models.reference import Reference
-from models.search import cycle_attributes
+from models.search import CYCLE_STATE, cycle_attributes
 from models.store import pending_listings
 from models.voucher import HandedOver
 from rules.listing import prepare_cycle
@@ -198,13 +200,45 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
     return outcome.result
 
 
-async def withdraw_cycle(client: Client, *, workflow_id: str) -> CycleState:
-    """Withdraw a cycle (SDU correction); raises ``WorkflowUpdateFailedError`` if it may not be."""
+WithdrawalVerdict = Literal["WITHDRAWN", "already_activated", "already_final", "no_cycle"]
+
+
+async def withdraw_cycle(client: Client, *, workflow_id: str) -> WithdrawalVerdict:
+    """Withdraw a cycle (SDU correction) and say how it went.
+
+    A cycle withdrawn before answers ``WITHDRAWN`` again, so SDU may retry a call whose answer
+    it lost. A cycle that has already closed is judged by the state it closed in.
+    """
     handle = client.get_workflow_handle(workflow_id)
-    state: CycleState = await handle.execute_update(
-        "withdraw", Withdrawal(), result_type=CycleState
-    )
-    return state
+    try:
+        await handle.execute_update("withdraw", Withdrawal(), result_type=CycleState)
+    except WorkflowUpdateFailedError as refused:
+        cause = refused.cause
+        if isinstance(cause, ApplicationError) and cause.type == "already_activated":
+            return "already_activated"
+        return "already_final"
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return await _judge_closed(client, workflow_id)
+    return "WITHDRAWN"
+
+
+async def _judge_closed(client: Client, workflow_id: str) -> WithdrawalVerdict:
+    """The verdict on a withdrawal of a closed cycle, from the state it closed in (its search
+    attribute, readable without a worker)."""
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as missing:
+        if missing.status == RPCStatusCode.NOT_FOUND:
+            return "no_cycle"
+        raise
+    state = described.typed_search_attributes.get(CYCLE_STATE)
+    if state == CycleState.WITHDRAWN:
+        return "WITHDRAWN"
+    if state in ACTIVATED_STATES:
+        return "already_activated"
+    return "already_final"
 
 
 async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:

@@ -8,18 +8,18 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
-from activities.cycles import withdraw_cycle
+from activities.cycles import start_cycle, withdraw_cycle
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN, Citizen, cycle_id
 from models.programs import PROGRAMS, ProgramVersion
-from models.store import add_listings, find_listing, remove_listing
+from models.records import ListingRecord
+from models.store import add_listings, find_listing
 from rules import calendar
 from rules.eligibility import listing_problem
+from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
 
@@ -72,25 +72,43 @@ async def withdraw_recipient(
     iin: str,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> WithdrawalAnswer:
-    """Withdraw a listed citizen before activation: the cycle ends ``WITHDRAWN``."""
-    _rules(api, program, month)
+    """Withdraw a listed citizen before activation: the cycle ends ``WITHDRAWN``.
+
+    Asked again, it answers the same. A listed citizen whose cycle has not started yet gets it
+    started here, then withdrawn: the intake's fan-out may be starting it at this very moment,
+    and whichever start wins, the withdrawal reaches the one cycle there is.
+    """
+    rules = _rules(api, program, month)
     ref = citizen_ref(api.settings.pseudonym_key, iin)
     async with api.sessions() as session:
         listing = await find_listing(session, program=program, month=month, citizen_ref=ref)
     if listing is None:
         raise ApiError(404, "not_listed", "this citizen is not listed for that month")
-    try:
-        await withdraw_cycle(api.client, workflow_id=cycle_id(program, month, ref))
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        code = cause.type if isinstance(cause, ApplicationError) and cause.type else ""
-        raise ApiError(409, code or "already_final", str(cause)) from failed
-    except RPCError as error:
-        if listing.started:
-            raise ApiError(409, "already_final", "the cycle has already ended") from error
-        async with api.sessions() as session:  # listed, its cycle not started yet
-            await remove_listing(session, program=program, month=month, citizen_ref=ref)
+    if listing.citizen is not None:
+        await _start_listed(api, rules, month, listing)
+    verdict = await withdraw_cycle(api.client, workflow_id=cycle_id(program, month, ref))
+    if verdict == "already_activated":
+        raise ApiError(409, "already_activated", "the citizen has already activated the voucher")
+    if verdict == "already_final":
+        raise ApiError(409, "already_final", "the cycle has already ended; nothing to withdraw")
+    if verdict == "no_cycle":
+        raise ApiError(404, "not_listed", "no cycle of this citizen is kept for that month")
     return WithdrawalAnswer()
+
+
+async def _start_listed(
+    api: ApiDeps, rules: ProgramVersion, month: str, listing: ListingRecord
+) -> None:
+    """Start a listed citizen's cycle the intake has not started yet (or find it started)."""
+    cycle = prepare_cycle(
+        rules,
+        month=month,
+        citizen=Citizen.model_validate_json(listing.citizen or "{}"),
+        citizen_ref=listing.citizen_ref,
+        mrp_kzt=api.reference.mrp(int(month[:4])),
+        listed_at=listing.listed_at,
+    )
+    await start_cycle(api.client, task_queue=api.settings.task_queue, cycle=cycle)
 
 
 def _rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:

@@ -51,6 +51,10 @@ FINAL_STATES = frozenset(
     }
 )
 AWAITING_STATES = frozenset({CycleState.AWAITING_CONSENT, CycleState.REMINDED})
+# The citizen has used the voucher: SDU can no longer withdraw them (409 ``already_activated``).
+ACTIVATED_STATES = frozenset(
+    {CycleState.ACTIVATED, CycleState.HANDED_OVER, CycleState.SETTLED, CycleState.CLOSED}
+)
 
 
 class Citizen(BaseModel):

@@ -103,16 +103,6 @@ async def find_listing(
     return await session.get(ListingRecord, (program, month, citizen_ref))
 
 
-async def remove_listing(
-    session: AsyncSession, *, program: str, month: str, citizen_ref: str
-) -> None:
-    """Forget a listing whose cycle has not started (an SDU withdrawal before the start)."""
-    row = await session.get(ListingRecord, (program, month, citizen_ref))
-    if row is not None and not row.started:
-        await session.delete(row)
-        await session.commit()
-
-
 async def reply_route(
     session: AsyncSession, *, phone_ref: str, short_number: str
 ) -> CycleRecord | None:

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.sdu import JournalEntry, Sdu
     from activities.wallet import VoucherIssue, Wallet
     from models.cycle import (
+        ACTIVATED_STATES,
         AWAITING_STATES,
         FINAL_STATES,
         CycleInput,
@@ -36,9 +37,6 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
 CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
-ACTIVATED_STATES = frozenset(
-    {CycleState.ACTIVATED, CycleState.HANDED_OVER, CycleState.SETTLED, CycleState.CLOSED}
-)
 
 
 @workflow.defn(name="CitizenCycle")
@@ -287,16 +285,20 @@ class CitizenCycle(GasVoucher, FoodVoucher):
 
     @workflow.update
     async def withdraw(self, withdrawal: Withdrawal) -> CycleState:
-        """SDU removed the citizen from the list: the cycle ends ``WITHDRAWN``."""
+        """SDU removed the citizen from the list: the cycle ends ``WITHDRAWN``. Asked again
+        (SDU retrying a call whose answer it lost), it answers the same."""
         async with self._lock:  # an activation in flight decides first
             self._may_withdraw(withdrawal)
-            self._withdrawn = True
-            self._log("withdrawal_requested", reason=withdrawal.reason)
+            if not self._withdrawn:
+                self._withdrawn = True
+                self._log("withdrawal_requested", reason=withdrawal.reason)
             return CycleState.WITHDRAWN
 
     @withdraw.validator
     def _may_withdraw(self, withdrawal: Withdrawal) -> None:
+        if self._withdrawn:
+            return
         if self._state in ACTIVATED_STATES:
             raise ApplicationError("the voucher is already activated", type="already_activated")
-        if self._state in FINAL_STATES or self._withdrawn:
+        if self._state in FINAL_STATES:
             raise ApplicationError(f"the cycle already ended {self._state}", type="already_final")

@@ -70,8 +70,8 @@ async def test_withdrawn_after_the_voucher_closes_it_in_the_wallet(product: Prod
     assert [event["type"] for _, event in product.world.voucher_events] == ["closed"]
 
 
-async def test_withdrawing_twice_is_refused_by_the_validator(product: Product) -> None:
-    """A second withdrawal of a cycle already withdrawn fails with ``already_final``."""
+async def test_withdrawing_twice_answers_withdrawn_once_more(product: Product) -> None:
+    """A second withdrawal (SDU retrying) answers ``WITHDRAWN`` again and closes nothing twice."""
     month, rules = await product.next_month("gas")
     citizen = product.citizen("gas")
     cycle = await product.list(rules, month, citizen)
@@ -83,14 +83,12 @@ async def test_withdrawing_twice_is_refused_by_the_validator(product: Product) -
     product.world.fail("wallet", times=2)
     assert await _withdraw(cycle) == CycleState.WITHDRAWN
 
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await _withdraw(cycle)
-    assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == "already_final"
+    assert await _withdraw(cycle) == CycleState.WITHDRAWN
     await product.env.sleep(MINUTE)  # past the wallet retries' back-off
-    await eventually(
+    status = await eventually(
         lambda: product.status(cycle), lambda s: s.state == CycleState.WITHDRAWN, seconds=30
     )
+    assert [e.event for e in status.history].count("withdrawal_requested") == 1
     assert product.world.requests["wallet"] == 1 + 3  # the voucher, then the notice's attempts
     assert [event["type"] for _, event in product.world.voucher_events] == ["closed"]
 

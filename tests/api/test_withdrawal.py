@@ -1,0 +1,122 @@
+"""SDU's withdrawal of a listed citizen, ``DELETE …/recipients/{iin}`` (CONTRACTS.md §1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from models.cycle import Citizen, CycleState
+from models.db import create_engine, create_sessions
+from models.store import add_listings
+from rules import calendar
+from rules.pseudonyms import citizen_ref
+from tests.harness import Product
+
+MINUTE = timedelta(minutes=1)
+
+
+async def _withdraw(product: Product, program: str, month: str, citizen: Citizen) -> httpx.Response:
+    async with product.api("sdu") as sdu:
+        return await sdu.delete(f"/v1/programs/{program}/months/{month}/recipients/{citizen.iin}")
+
+
+async def test_a_withdrawal_asked_again_answers_withdrawn_again(product: Product) -> None:
+    """SDU retrying a withdrawal whose answer it lost gets 200 again, running or closed."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+
+    first = await _withdraw(product, "gas", month, citizen)
+    again = await _withdraw(product, "gas", month, citizen)
+    await product.state_becomes(cycle, CycleState.WITHDRAWN)
+    await cycle.result()
+    after_close = await _withdraw(product, "gas", month, citizen)
+
+    for answer in (first, again, after_close):
+        assert (answer.status_code, answer.json()) == (200, {"state": "WITHDRAWN"})
+    assert [e.event for e in (await product.status(cycle)).history].count(
+        "withdrawal_requested"
+    ) == 1
+
+
+async def test_a_used_and_closed_voucher_cannot_be_withdrawn(product: Product) -> None:
+    """A food voucher activated and closed at the month's end: 409 ``already_activated``."""
+    citizen, _, cycle, status = await product.issued_voucher("food")
+    async with product.api("wallet") as wallet:
+        activated = await wallet.post(f"/v1/vouchers/{status.voucher_id}/activate", json={})
+    assert activated.status_code == 200, activated.text
+    await product.sleep_until(calendar.month_end(status.month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.CLOSED)
+    await cycle.result()
+
+    refused = await _withdraw(product, "food", status.month, citizen)
+
+    assert (refused.status_code, refused.json()["error"]) == (409, "already_activated")
+    assert (await product.status(cycle)).state == CycleState.CLOSED
+
+
+async def test_an_activated_voucher_cannot_be_withdrawn(product: Product) -> None:
+    """A running cycle whose voucher is activated: 409 ``already_activated``, nothing changes."""
+    citizen, _, cycle, status = await product.issued_voucher("food")
+    async with product.api("wallet") as wallet:
+        await wallet.post(f"/v1/vouchers/{status.voucher_id}/activate", json={})
+
+    refused = await _withdraw(product, "food", status.month, citizen)
+
+    assert (refused.status_code, refused.json()["error"]) == (409, "already_activated")
+    assert (await product.status(cycle)).state == CycleState.ACTIVATED
+    assert product.world.voucher_events == []
+
+
+async def test_a_cycle_that_ended_without_a_voucher_is_already_final(product: Product) -> None:
+    """No phone number: the cycle ended NO_PHONE; withdrawing it is 409 ``already_final``."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas", with_phone=False)
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.NO_PHONE)
+    await cycle.result()
+
+    refused = await _withdraw(product, "gas", month, citizen)
+
+    assert (refused.status_code, refused.json()["error"]) == (409, "already_final")
+    assert (await product.status(cycle)).state == CycleState.NO_PHONE
+
+
+async def test_a_listed_citizen_whose_cycle_has_not_started_is_withdrawn(
+    product: Product,
+) -> None:
+    """A listing the intake has not started yet (its signal lost) is withdrawn all the same:
+    its cycle exists, ends WITHDRAWN, and a later start or re-send starts nothing more."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    engine = create_engine(product.settings.database_url)
+    async with create_sessions(engine)() as session:
+        ref = citizen_ref(product.settings.pseudonym_key, citizen.iin)
+        await add_listings(
+            session,
+            program="gas",
+            month=month,
+            citizens=[(ref, citizen)],
+            listed_at=await product.now(),
+        )
+    await engine.dispose()
+
+    answer = await _withdraw(product, "gas", month, citizen)
+
+    assert (answer.status_code, answer.json()) == (200, {"state": "WITHDRAWN"})
+    cycle = product.handle("gas", month, citizen)
+    await product.state_becomes(cycle, CycleState.WITHDRAWN)
+    relisted = await product.list(rules, month, citizen)  # runs the intake's fan-out
+    assert relisted.id == cycle.id
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    assert (await product.status(cycle)).state == CycleState.WITHDRAWN
+    assert product.sms(citizen) == []
+
+
+async def test_withdrawing_someone_never_listed_is_404(product: Product) -> None:
+    """A citizen SDU never listed for the month: 404 ``not_listed``."""
+    month, _ = await product.next_month("gas")
+    answer = await _withdraw(product, "gas", month, product.citizen("gas"))
+    assert (answer.status_code, answer.json()["error"]) == (404, "not_listed")
