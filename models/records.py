@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -15,9 +16,15 @@ class CycleRecord(SQLModel, table=True):
     """One row per citizen cycle, kept current by the cycle: the source of reports and routing."""
 
     __tablename__ = "cycles"
+    __table_args__ = (
+        # The ops report counts a program-month's cycles by region and state (store.month_figures)
+        # from this index alone. It also serves any lookup by program, which the single-column
+        # index on program did until revision 0002.
+        Index("ix_cycles_program_month_region_state", "program", "month", "region", "state"),
+    )
 
     cycle_id: str = Field(primary_key=True)
-    program: str = Field(index=True)
+    program: str
     month: str = Field(index=True)
     region: str
     state: str = Field(index=True)
@@ -32,6 +39,8 @@ class SmsRecord(SQLModel, table=True):
     """Every SMS the gateway accepted, one per idempotency key."""
 
     __tablename__ = "sms_log"
+    # The ops report counts a program-month's SMS (store.month_figures).
+    __table_args__ = (Index("ix_sms_log_program_month", "program", "month"),)
 
     idempotency_key: str = Field(primary_key=True)
     cycle_id: str = Field(index=True)
@@ -64,6 +73,14 @@ class VoucherRecord(SQLModel, table=True):
     """A voucher issued into the wallet."""
 
     __tablename__ = "vouchers"
+    __table_args__ = (
+        # The ops report sums a program-month's gas discounts (store.money_totals).
+        Index("ix_vouchers_program_month", "program", "month"),
+        # The food daily report counts one day's issued and activated vouchers
+        # (activities.food_reporting), each a range of one of these moments.
+        Index("ix_vouchers_program_issued_at", "program", "issued_at"),
+        Index("ix_vouchers_program_activated_at", "program", "activated_at"),
+    )
 
     voucher_id: str = Field(primary_key=True)
     cycle_id: str = Field(index=True)
@@ -87,6 +104,10 @@ class ListingRecord(SQLModel, table=True):
     """
 
     __tablename__ = "listings"
+    # The intake pages through a program-month's listings not started yet (store.pending_listings):
+    # the primary key alone would step over every started one on each page. It also serves any
+    # lookup by ``started``, which the single-column index did until revision 0002.
+    __table_args__ = (Index("ix_listings_started_program_month", "started", "program", "month"),)
 
     program: str = Field(primary_key=True)
     month: str = Field(primary_key=True)
@@ -94,7 +115,7 @@ class ListingRecord(SQLModel, table=True):
     region: str
     citizen: str | None = None  # JSON of models.cycle.Citizen while the cycle is pending
     listed_at: datetime
-    started: bool = Field(default=False, index=True)
+    started: bool = False
 
 
 class InboundSmsRecord(SQLModel, table=True):
@@ -116,6 +137,10 @@ class AccountActivation(SQLModel, table=True):
     "one activated voucher per personal account per month", enforced by the database."""
 
     __tablename__ = "account_activations"
+    # The month's hand-over pages through its activations in voucher order (keyset, after the
+    # last voucher sent: activities.gas_provider): each page a range of this index, not a sort of
+    # the whole month.
+    __table_args__ = (Index("ix_account_activations_month_voucher_id", "month", "voucher_id"),)
 
     month: str = Field(primary_key=True)
     account_number: str = Field(primary_key=True)
@@ -126,16 +151,25 @@ class AccountActivation(SQLModel, table=True):
 
 
 class RedemptionRecord(SQLModel, table=True):
-    """A food purchase paid partly from a voucher."""
+    """A food purchase paid partly from a voucher, and the balance the shop was told it left."""
 
     __tablename__ = "redemptions"
+    __table_args__ = (
+        # The ops report sums a program-month's purchases (store.money_totals). It also serves
+        # any lookup by month, which the single-column index on month did until revision 0002.
+        Index("ix_redemptions_month_program", "month", "program"),
+        # The food daily report sums one day's purchases (activities.food_reporting).
+        Index("ix_redemptions_program_at", "program", "at"),
+    )
 
     purchase_id: str = Field(primary_key=True)
     voucher_id: str = Field(index=True)
     program: str
-    month: str = Field(index=True)
+    month: str
     region: str
     shop_id: str
     discount_kzt: int
     goods_kzt: int
     at: datetime
+    # None for purchases recorded before revision 0002, which did not keep it.
+    balance_after_kzt: int | None = None

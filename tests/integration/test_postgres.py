@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, DateTime, MetaData, text
+from sqlalchemy import Connection, DateTime, Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 from temporalio.client import Client
@@ -137,9 +138,13 @@ async def test_a_database_created_before_migrations_is_adopted(database_url: str
         await engine.dispose()
 
 
+# The single-column indexes of the models before revision 0002 replaced them.
+_INDEXED_BEFORE_0002 = {"cycles": "program", "listings": "started"}
+
+
 def _create_all_of_old(connection: Connection) -> None:
     """What ``SQLModel.metadata.create_all`` made before migrations, with sqlmodel < 0.0.45,
-    before the redemptions table existed."""
+    before the redemptions table and the composite indexes existed."""
     old = MetaData()
     for table in SQLModel.metadata.sorted_tables:
         if table.name == "redemptions":
@@ -148,7 +153,49 @@ def _create_all_of_old(connection: Connection) -> None:
         for column in copy.columns:
             if isinstance(getattr(column.type, "impl", column.type), DateTime):
                 column.type = DateTime()
+        for index in [i for i in copy.indexes if len(i.columns) > 1]:
+            copy.indexes.remove(index)
+        if table.name in _INDEXED_BEFORE_0002:
+            column_name = _INDEXED_BEFORE_0002[table.name]
+            Index(f"ix_{table.name}_{column_name}", copy.c[column_name])
     old.create_all(connection)
+
+
+async def test_revision_0002_keeps_the_rows_and_goes_back_and_forth(database_url: str) -> None:
+    """A database at 0001 with a purchase in it reaches head with the purchase kept (no balance
+    known); down to 0001 and up again, the schema is still exactly the models'."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, "upgrade", "0001")
+            await connection.execute(
+                text(
+                    "INSERT INTO redemptions (purchase_id, voucher_id, program, month, region,"
+                    " shop_id, discount_kzt, goods_kzt, at) VALUES ('p-1', 'v-1', 'food',"
+                    " '2026-03', 'PAV', 'shop-1', 350, 1000, '2026-03-05 07:30:00+00')"
+                )
+            )
+        await create_schema(engine)
+        async with create_sessions(engine)() as session:
+            kept = await session.get(RedemptionRecord, "p-1")
+        assert kept is not None and (kept.discount_kzt, kept.balance_after_kzt) == (350, None)
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, "downgrade", "0001")
+        assert await _revisions(engine) == ["0001"]
+        await create_schema(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_drift) == []
+        assert await _revisions(engine) == [_head()]
+    finally:
+        await engine.dispose()
+
+
+def _migrate(connection: Connection, direction: str, revision: str) -> None:
+    config = migrations.alembic_config(connection)
+    if direction == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
 
 
 async def test_cycles_are_upserted_with_aware_timestamps(engine: AsyncEngine) -> None:
