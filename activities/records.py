@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -94,8 +94,12 @@ class Records:
     @activity.defn(name="records.consent")
     async def record_consent(self, act: ConsentAct) -> None:
         """Keep a consent or refusal as an auditable record (one per inbound message)."""
+        # Kept in one offset: the latest decision is found by sorting on the time received.
+        record = ConsentRecord(
+            **act.model_dump(exclude={"received_at"}), received_at=act.received_at.astimezone(UTC)
+        )
         async with self._sessions() as session:
-            await session.merge(ConsentRecord(**act.model_dump()))
+            await session.merge(record)
             await session.commit()
 
     @activity.defn(name="records.consent_on_file")

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,10 +17,11 @@ from activities.cycles import deliver_reply
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import Reply, ReplyResult
-from models.records import InboundSmsRecord
-from models.store import inbound, record_reply_result, reply_route
+from models.records import CycleRecord, InboundSmsRecord
+from models.store import inbound, record_reply_result, reply_route, withdraw_standing_consent
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
+from rules.replies import parse_reply
 
 router = APIRouter(tags=["sms gateway"])
 MAX_SKEW_S = 300
@@ -39,7 +40,7 @@ class InboundSms(BaseModel):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
         if moment is None or moment.tzinfo is None:
             raise ValueError("received_at must be ISO 8601 with an offset")
-        return moment
+        return moment.astimezone(UTC)  # one offset, so stored times sort as they happened
 
 
 class ReplyAnswer(BaseModel):
@@ -114,4 +115,28 @@ async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
     if cycle is None:
         return "no_cycle"
     reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
-    return await deliver_reply(api.client, workflow_id=cycle.cycle_id, reply=reply)
+    result = await deliver_reply(api.client, workflow_id=cycle.cycle_id, reply=reply)
+    if result == "late" and await _withdraws_standing_consent(api, sms, cycle):
+        return "refusal"
+    return result
+
+
+async def _withdraws_standing_consent(api: ApiDeps, sms: InboundSms, cycle: CycleRecord) -> bool:
+    """A refusal between two months (no cycle open to take it) still withdraws a consent that
+    holds for the program period (SPEC.md §2: ``21*2`` at any time), so the next month asks
+    again instead of issuing the voucher on file."""
+    rules = api.programs.for_month(cycle.program, cycle.month)
+    if rules is None or rules.consent_scope != "program_period":
+        return False
+    if parse_reply(sms.text, rules.reply_codes) != "refuse":
+        return False
+    async with api.sessions() as session:
+        return await withdraw_standing_consent(
+            session,
+            citizen_ref=cycle.citizen_ref,
+            program=cycle.program,
+            cycle_id=cycle.cycle_id,
+            month=cycle.month,
+            message_id=sms.message_id,
+            received_at=sms.received_at,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.cycle import AWAITING_STATES, Citizen
 from models.records import (
     AccountActivation,
+    ConsentRecord,
     CycleRecord,
     InboundSmsRecord,
     ListingRecord,
@@ -120,6 +121,43 @@ async def reply_route(
     awaiting = [c for c in cycles if c.state in AWAITING_STATES]
     candidates = awaiting or cycles
     return candidates[0] if candidates else None
+
+
+async def withdraw_standing_consent(
+    session: AsyncSession,
+    *,
+    citizen_ref: str,
+    program: str,
+    cycle_id: str,
+    month: str,
+    message_id: str,
+    received_at: datetime,
+) -> bool:
+    """Record a refusal against the citizen's latest program-period consent, if it is one;
+    return whether there was a consent to withdraw. The refusal names the same person and
+    program version, so the next cycle under that version finds it and asks again."""
+    latest = (
+        await session.exec(
+            select(ConsentRecord)
+            .where(ConsentRecord.citizen_ref == citizen_ref, ConsentRecord.program == program)
+            .order_by(col(ConsentRecord.received_at).desc())
+            .limit(1)
+        )
+    ).first()
+    if latest is None or latest.decision != "agree":
+        return False
+    refusal = ConsentRecord(
+        **latest.model_dump(include={"citizen_ref", "iin", "program", "program_version"}),
+        cycle_id=cycle_id,
+        month=month,
+        message_id=message_id,
+        decision="refuse",
+        received_at=received_at,
+        recorded_at=datetime.now(UTC),
+    )
+    await session.merge(refusal)
+    await session.commit()
+    return True
 
 
 async def activations(

@@ -89,8 +89,12 @@ async def send_reply(
     attempts: int = 3,
     backoff_s: float = 0.2,
     timeout_s: float = 10.0,
+    received_at: datetime | None = None,
 ) -> tuple[dict[str, Any], list[Delivery]]:
     """A citizen texts `text` from `from_` to the short number `to`; deliver it to the product.
+
+    `received_at` is the gateway's time of receipt: now, unless the world runs on another clock
+    (a test under time skipping passes the test server's time).
 
     Returns:
         The inbound message as delivered, and one `Delivery` per delivery (two when
@@ -106,7 +110,7 @@ async def send_reply(
         "from": from_,
         "to": to,
         "text": text,
-        "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "received_at": (received_at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
     }
     world.inbound.append(payload)
     deliveries = []

@@ -52,7 +52,11 @@ class Product:
     async def text_back(self, citizen: Citizen, rules: ProgramVersion, text: str) -> str:
         """The citizen replies by SMS through the gateway; returns the webhook's ``result``."""
         _, deliveries = await send_reply(
-            self.world, from_=self.phone(citizen), to=rules.short_number, text=text
+            self.world,
+            from_=self.phone(citizen),
+            to=rules.short_number,
+            text=text,
+            received_at=await self.now(),
         )
         assert deliveries[-1].status == 200, deliveries[-1]
         result: str = deliveries[-1].body["result"]

@@ -246,6 +246,35 @@ async def test_food_refusal_before_the_send_day_stops_the_voucher_on_file(
     assert product.sms(citizen) == ["consent_request", "confirmation"]
 
 
+async def test_food_refusal_between_two_months_withdraws_the_consent_on_file(
+    product: Product,
+) -> None:
+    """21*2 after the month's cycle closed, before the next is listed: no cycle is open to take
+    it, yet it withdraws the program-period consent, and the next month asks again."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    first = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(first, CycleState.AWAITING_CONSENT)
+    assert await product.reply(first, "21*1") == "consent"
+    await _consented(product, first, citizen)
+    following = calendar.next_month(month)
+    await product.sleep_until(calendar.day_start(following, 1) + MINUTE)
+    await product.state_becomes(first, CycleState.VOUCHER_EXPIRED)
+    await first.result()
+
+    assert await product.text_back(citizen, rules, "21*2") == "refusal"
+    assert await product.text_back(citizen, rules, "21*2") == "late"  # nothing left to withdraw
+    later_rules = _same_version(rules.version, following)
+    second = await product.list(later_rules, following, citizen)
+    await product.sleep_until(calendar.send_moment(later_rules, following) + MINUTE)
+    status = await _past_scheduled(product, second)
+
+    assert status.state == CycleState.AWAITING_CONSENT
+    assert product.sms(citizen) == ["consent_request", "confirmation", "consent_request"]
+    assert len(product.world.vouchers) == 1
+
+
 async def test_gas_and_food_in_the_same_month_are_two_separate_cycles(product: Product) -> None:
     """One family in both programs: two SMS streams, and a reply counts for the short number
     it is sent to (through the gateway's webhook, matched by sender and short number)."""
