@@ -159,7 +159,23 @@ class Records:
 
     @activity.defn(name="records.redemption")
     async def record_redemption(self, act: RedemptionAct) -> None:
-        """Keep a food purchase drawn from a voucher (one row per purchase)."""
+        """Keep a food purchase drawn from a voucher (one row per purchase) with the balance it
+        left: the answer the purchase gets again once the cycle has closed.
+
+        The cycle draws its purchases one at a time and records each before the next (under its
+        lock), so the voucher's amount less this purchase and those recorded before it is the
+        balance the cycle answered; a retry of this activity counts none of them twice.
+        """
         async with self._sessions() as session:
-            await session.merge(RedemptionRecord(**act.model_dump()))
+            voucher = await session.get(VoucherRecord, act.voucher_id)
+            earlier = await session.exec(
+                select(RedemptionRecord.discount_kzt)
+                .where(RedemptionRecord.voucher_id == act.voucher_id)
+                .where(col(RedemptionRecord.purchase_id) != act.purchase_id)
+            )
+            balance = None
+            if voucher is not None:
+                # As in the cycle: a voucher without an amount is activated with a balance of 0.
+                balance = (voucher.amount_kzt or 0) - sum(earlier.all()) - act.discount_kzt
+            await session.merge(RedemptionRecord(**act.model_dump(), balance_after_kzt=balance))
             await session.commit()

@@ -16,7 +16,7 @@ from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import CycleStatus
 from models.records import VoucherRecord
-from models.store import voucher
+from models.store import redemption, voucher
 from models.voucher import (
     AccountEntry,
     AccountShown,
@@ -130,7 +130,16 @@ async def redeem(
     if ineligible:
         raise ApiError(422, "ineligible_goods", f"not socially significant goods: {ineligible}")
     _, handle = await _voucher(api, voucher_id, "food")
-    redeemed: Redeemed = await _update(handle, "redeem", body, Redeemed, closed=410)
+    try:
+        redeemed: Redeemed = await _update(handle, "redeem", body, Redeemed, closed=410)
+    except _CycleEnded:
+        # The shop retrying a purchase whose answer it lost gets that answer again, as the
+        # contract asks of a repeated purchase_id, even after the cycle (and its memory of
+        # the answer) has ended: the purchase's record kept it.
+        applied = await _applied_purchase(api, voucher_id, body.purchase_id)
+        if applied is None:
+            raise
+        return applied
     return redeemed
 
 
@@ -154,6 +163,20 @@ async def _voucher(
     return record, api.client.get_workflow_handle(record.cycle_id)
 
 
+async def _applied_purchase(api: ApiDeps, voucher_id: str, purchase_id: str) -> Redeemed | None:
+    """The answer this voucher's cycle gave the purchase, or None if it applied no such purchase
+    (another voucher's purchase_id among them) or applied it before the answers were kept."""
+    async with api.sessions() as session:
+        record = await redemption(session, purchase_id=purchase_id)
+    if record is None or record.voucher_id != voucher_id or record.balance_after_kzt is None:
+        return None
+    return Redeemed(balance_kzt=record.balance_after_kzt)
+
+
+class _CycleEnded(ApiError):
+    """The cycle has finished (its month is over), so it answers no updates."""
+
+
 async def _update(
     handle: WorkflowHandle[Any, Any], name: str, body: BaseModel, answer: type[Any], *, closed: int
 ) -> Any:
@@ -169,4 +192,4 @@ async def _update(
             raise  # Temporal unreachable: 503, retryable
         # The cycle has finished: the voucher expired, lapsed or was settled.
         code = "activation_closed" if name != "redeem" else "voucher_closed"
-        raise ApiError(closed, code, "the voucher's month is over") from ended
+        raise _CycleEnded(closed, code, "the voucher's month is over") from ended

@@ -179,6 +179,10 @@ async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | 
     return await session.get(VoucherRecord, voucher_id)
 
 
+async def redemption(session: AsyncSession, *, purchase_id: str) -> RedemptionRecord | None:
+    return await session.get(RedemptionRecord, purchase_id)
+
+
 async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
     return await session.get(InboundSmsRecord, message_id)
 

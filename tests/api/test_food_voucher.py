@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+
 from models.cycle import CycleState
 from models.reference import load_reference
 from rules import calendar
@@ -93,6 +95,58 @@ async def test_the_unspent_balance_lapses_at_the_month_end(product: Product) -> 
         status.voucher_id,
         {"type": "closed", "lapsed_kzt": lapsed},
     ) in product.world.voucher_events
+
+
+async def test_a_purchase_retried_after_the_cycle_closed_gets_its_first_answer(
+    product: Product,
+) -> None:
+    """After the month's end, with the cycle closed, a purchase it applied is answered 200 with
+    the balance it left, changing nothing; a new purchase and another voucher's purchase_id 410."""
+    month, rules = await product.next_month("food")
+    cycles = [await product.list(rules, month, product.citizen("food")) for _ in range(2)]
+    await product.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=1))
+    issued = []
+    for cycle in cycles:
+        await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+        assert await product.reply(cycle, "21*1") == "consent"
+        issued.append(await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED))
+    mine, theirs = (f"/v1/vouchers/{status.voucher_id}" for status in issued)
+    purchases = [(mine, "p-11", 300), (mine, "p-12", 200), (theirs, "p-13", 100)]
+    async with product.api("wallet") as wallet:
+        for url in (mine, theirs):
+            await wallet.post(f"{url}/activate", json={})
+        first = [
+            await wallet.post(f"{url}/redemptions", json=_purchase(p, discount))
+            for url, p, discount in purchases
+        ]
+        await product.sleep_until(calendar.month_end(month) + timedelta(minutes=1))
+        for cycle in cycles:
+            await _completed(cycle)
+        again = [
+            await wallet.post(f"{url}/redemptions", json=_purchase(p, discount))
+            for url, p, discount in purchases
+        ]
+        leaked = await wallet.post(f"{mine}/redemptions", json=_purchase("p-13", 100))
+        new = await wallet.post(f"{mine}/redemptions", json=_purchase("p-14", 1))
+    async with product.api("ops") as ops:
+        report = (await ops.get(f"/v1/programs/food/months/{month}/report")).json()
+
+    mine_kzt, theirs_kzt = (status.amount_kzt or 0 for status in issued)
+    balances = [mine_kzt - 300, mine_kzt - 500, theirs_kzt - 100]
+    assert [a.json() for a in first] == [{"balance_kzt": b} for b in balances]
+    assert [(a.status_code, a.json()) for a in again] == [(200, a.json()) for a in first]
+    assert (leaked.status_code, leaked.json()["error"]) == (410, "voucher_closed")
+    assert (new.status_code, new.json()["error"]) == (410, "voucher_closed")
+    assert report["redeemed_total_kzt"] == 600
+
+
+async def _completed(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait (bounded) until the cycle's workflow has completed: it then takes no updates."""
+
+    async def status() -> WorkflowExecutionStatus | None:
+        return (await handle.describe()).status
+
+    await eventually(status, lambda found: found == WorkflowExecutionStatus.COMPLETED)
 
 
 async def test_an_unactivated_food_voucher_expires_at_the_month_end(product: Product) -> None:
