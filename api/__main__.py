@@ -5,12 +5,13 @@ from __future__ import annotations
 import uvicorn
 
 from api import create_app
-from models.settings import Settings
+from models.settings import Settings, refuse_dev_secrets
 from workers.logs import configure_logging
 
 
 def main() -> None:
     settings = Settings()
+    refuse_dev_secrets(settings)
     configure_logging()
     # No access log: the withdrawal route's path carries the IIN.
     uvicorn.run(

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import sys
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = str  # "sdu" | "wallet" | "provider" | "ops"
+
+# The embedded local stack's secrets (``make run``, ``make simulate``, the tests): public, so the
+# production entry points refuse them (``refuse_dev_secrets``).
+DEV_SMS_GATEWAY_TOKEN = "dev-sms-token"
+DEV_SMS_WEBHOOK_SECRET = "dev-webhook-secret"
+DEV_API_TOKENS = "sdu:dev-sdu,wallet:dev-wallet,provider:dev-provider,ops:dev-ops"
+DEV_PSEUDONYM_KEY = "dev-pseudonym-key"
+DEV_PAYLOAD_KEYS = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
 
 
 class Settings(BaseSettings):
@@ -27,25 +39,28 @@ class Settings(BaseSettings):
     wallet_url: str = "http://127.0.0.1:8104"
     gas_provider_url: str = "http://127.0.0.1:8105"
     food_provider_url: str = "http://127.0.0.1:8106"
-    sms_gateway_token: str = "dev-sms-token"
+    sms_gateway_token: str = DEV_SMS_GATEWAY_TOKEN
 
     # An empty or short secret would let anyone sign a consent.
-    sms_webhook_secret: str = Field(default="dev-webhook-secret", min_length=16)
-    api_tokens: str = "sdu:dev-sdu,wallet:dev-wallet,provider:dev-provider,ops:dev-ops"
+    sms_webhook_secret: str = Field(default=DEV_SMS_WEBHOOK_SECRET, min_length=16)
+    api_tokens: str = DEV_API_TOKENS
     api_port: int = 8000
 
     # Keyed pseudonym of an IIN or phone number: workflow IDs, search attributes and the
     # database's routing keys carry this instead of the raw value.
-    pseudonym_key: str = Field(default="dev-pseudonym-key", min_length=8)
+    pseudonym_key: str = Field(default=DEV_PSEUDONYM_KEY, min_length=8)
     # Keys of the payload encryption, newest first: ``id:base64(32 bytes),…``. The first
     # encrypts; all decrypt, so a key is rotated by putting a new one in front.
-    payload_keys: str = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
+    payload_keys: str = DEV_PAYLOAD_KEYS
     # The SMS gateway's contracted rate, shared by every worker (a task-queue rate limit).
     sms_per_second: float = Field(default=100.0, gt=0)
     # Port of the worker's Prometheus metrics endpoint; 0 serves none.
     metrics_port: int = 0
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
+    # Lets ``python -m workers`` and ``python -m api`` start with the dev secrets above, for
+    # someone deliberately running the production entry points on their own machine.
+    allow_dev_secrets: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -61,3 +76,53 @@ class Settings(BaseSettings):
         """Map each API bearer token to its role (``API_TOKENS`` = ``role:token,…``)."""
         pairs = (item.split(":", 1) for item in self.api_tokens.split(",") if ":" in item)
         return {token.strip(): role.strip() for role, token in pairs}
+
+    def dev_defaults_in_use(self) -> list[str]:
+        """The environment variables of the secrets that still hold a dev value, in a fixed order.
+
+        ``API_TOKENS`` counts if any one token is a dev token, ``PAYLOAD_KEYS`` if any key (an old
+        one kept for decryption too) is the dev key.
+        """
+        dev_tokens = set(_tokens(DEV_API_TOKENS))
+        dev_keys = set(_payload_keys(DEV_PAYLOAD_KEYS))
+        in_use = {
+            "SMS_GATEWAY_TOKEN": self.sms_gateway_token.strip() == DEV_SMS_GATEWAY_TOKEN,
+            "SMS_WEBHOOK_SECRET": self.sms_webhook_secret.strip() == DEV_SMS_WEBHOOK_SECRET,
+            "API_TOKENS": not dev_tokens.isdisjoint(_tokens(self.api_tokens)),
+            "PSEUDONYM_KEY": self.pseudonym_key.strip() == DEV_PSEUDONYM_KEY,
+            "PAYLOAD_KEYS": not dev_keys.isdisjoint(_payload_keys(self.payload_keys)),
+        }
+        return [name for name, dev in in_use.items() if dev]
+
+
+def _tokens(api_tokens: str) -> list[str]:
+    """The tokens of ``role:token,…``, roles dropped."""
+    return [item.split(":", 1)[1].strip() for item in api_tokens.split(",") if ":" in item]
+
+
+def _payload_keys(payload_keys: str) -> list[bytes]:
+    """The key bytes of ``id:base64,…``; one that is not base64 is left to the codec to reject."""
+    keys = []
+    for item in payload_keys.split(","):
+        try:
+            keys.append(base64.b64decode(item.partition(":")[2].strip()))
+        except binascii.Error:
+            continue
+    return keys
+
+
+def refuse_dev_secrets(settings: Settings) -> None:
+    """Exit with status 2 if a production entry point would run with a dev secret.
+
+    The message names the variables, never their values. ``ALLOW_DEV_SECRETS`` lifts the
+    refusal; the embedded stack and the tests never call this.
+    """
+    names = settings.dev_defaults_in_use()
+    if names and not settings.allow_dev_secrets:
+        print(
+            f"refusing to start: {', '.join(names)} still hold the local stack's public dev "
+            "values; set real secrets (docs/DEPLOYMENT.md), or ALLOW_DEV_SECRETS=1 to run "
+            "locally on purpose",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)

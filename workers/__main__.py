@@ -13,7 +13,7 @@ import signal
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from models.settings import Settings
+from models.settings import Settings, refuse_dev_secrets
 from workers import connect, create_worker, ensure_schedules, setup_namespace
 from workers.logs import configure_logging
 
@@ -40,8 +40,10 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    settings = Settings()
+    refuse_dev_secrets(settings)
     configure_logging()
-    asyncio.run(serve(Settings()))
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -209,6 +209,8 @@ class WorkerProcess:
                 for name, value in settings.model_dump().items()
                 if value is not None
             },
+            # The production entry point, run here with the embedded stack's dev secrets.
+            "ALLOW_DEV_SECRETS": "1",
         }
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
