@@ -28,6 +28,10 @@ from models.reference import load_reference
 from models.settings import Settings
 from workflows import WORKFLOWS
 from workflows.cycle_machinery import sms_queue
+from workflows.month_intake import intake_queue
+
+# Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
+INTAKE_ACTIVITIES = 4
 
 
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
@@ -51,8 +55,9 @@ def product_client(client: Client, settings: Settings) -> Client:
 def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
     """A Temporal worker with every workflow and activity of the product.
 
-    The database schema is created when the worker starts, and the HTTP clients and the engine
-    are closed when it stops. ``overrides`` go to :class:`temporalio.worker.Worker` (tests use
+    It runs two more workers beside it, on the SMS queue and the intake queue. The database
+    schema is created when the worker starts, and the HTTP clients and the engine are closed when
+    it stops. ``overrides`` go to the main :class:`temporalio.worker.Worker` (tests use
     ``max_cached_workflows=0`` to replay every task).
     """
     client = product_client(client, settings)
@@ -85,6 +90,8 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         records.claim_account,
         records.record_activation,
         records.record_redemption,
+        # Fan-outs scheduled on the cycles' queue before the intake queue existed still run here
+        # (an activity's retries stay on the queue it was scheduled on).
         cycles.start_pending,
         cycles.announce_handover,
         cycles.start_handover,
@@ -106,7 +113,15 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         activities=[SmsGateway(clients.sms, sessions).send],
         max_task_queue_activities_per_second=settings.sms_per_second,
     )
-    options["plugins"] = [_Resources(engine, clients, sms)]
+    # A month's fan-outs (starting the listed cycles, telling them of the hand-over) run from a
+    # queue of their own, so that the cycles' replies never queue behind thousands of starts.
+    intake = Worker(
+        client,
+        task_queue=intake_queue(settings.task_queue),
+        activities=[cycles.start_pending, cycles.announce_handover],
+        max_concurrent_activities=INTAKE_ACTIVITIES,
+    )
+    options["plugins"] = [_Resources(engine, clients, sms, intake)]
     return Worker(client, **(options | overrides))
 
 
@@ -137,10 +152,13 @@ class _OutsideClients:
 class _Resources(Plugin):
     """Creates the schema before the worker polls, and releases connections after it stops."""
 
-    def __init__(self, engine: AsyncEngine, clients: _OutsideClients, sms: Worker) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clients: _OutsideClients, sms: Worker, intake: Worker
+    ) -> None:
         self._engine = engine
         self._clients = clients
         self._sms = sms
+        self._intake = intake
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
         return config
@@ -148,7 +166,7 @@ class _Resources(Plugin):
     async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
         await create_schema(self._engine)
         try:
-            async with self._sms:
+            async with self._sms, self._intake:
                 await next(worker)
         finally:
             await self._clients.aclose()

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.gas_provider import GasProvider, HandoverMonth
     from models.coordination import HandoverInput
     from rules import calendar
+    from workflows.month_intake import intake_queue
 
 
 HANDOVER_GRACE = timedelta(minutes=1)
@@ -51,6 +52,7 @@ class GasHandover:
         told: int = await workflow.execute_activity_method(
             Cycles.announce_handover,
             HandoverDone(month=handover.month),
+            task_queue=intake_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),

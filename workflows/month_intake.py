@@ -25,6 +25,12 @@ with workflow.unsafe.imports_passed_through():
 SWEEP_GRACE = timedelta(hours=1)
 
 
+def intake_queue(task_queue: str) -> str:
+    """The task queue of a month's fan-outs (starting the listed cycles, telling them of the
+    hand-over): the cycles' own, suffixed, so that citizens' replies never wait behind them."""
+    return f"{task_queue}-intake"
+
+
 class IntakeInput(BaseModel):
     program: str
     month: str
@@ -90,6 +96,7 @@ class MonthIntake:
         await workflow.execute_activity_method(
             Cycles.start_pending,
             PendingCycles(program=self._intake.program, month=self._intake.month),
+            task_queue=intake_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
