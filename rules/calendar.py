@@ -101,6 +101,13 @@ def into_window(moment: datetime, rules: ProgramVersion) -> datetime:
     return local
 
 
+def window_closes(moment: datetime, rules: ProgramVersion) -> datetime:
+    """When the sending window open at ``moment`` closes (or, outside it, the next one): an SMS
+    the gateway has not taken by then waits for the following opening."""
+    opening = into_window(moment, rules)
+    return datetime.combine(opening.date(), rules.sending_window.closes, tzinfo=ALMATY)
+
+
 def list_closes(rules: ProgramVersion, month: str) -> datetime:
     """When SDU may no longer change the month's list: the end of the cut-off day."""
     return end_of_day(month, rules.list_cutoff_day)

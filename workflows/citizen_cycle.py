@@ -97,7 +97,10 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         # (docs/CHANGING-WORKFLOWS.md).
         if workflow.patched("voucher-before-confirmation"):
             await self._issue_voucher("consent")
-            await self._send_sms("confirmation")
+            # Not after the voucher can no longer be activated (a consent at 23:59 on the
+            # last day waits for 09:00, by which time it has lapsed).
+            closes = calendar.activation_window(self._rules, self._cycle.month)[1]
+            await self._send_sms("confirmation", give_up_at=closes)
         else:
             await self._send_sms("confirmation")
             await self._issue_voucher("consent")
@@ -168,14 +171,16 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         # Replies count from the moment the request is on its way: a citizen may answer before
         # the gateway's acceptance reaches the cycle (a fast reply, a worker restart).
         self._requesting = True
-        await self._send_sms("consent_request")
+        if not await self._send_sms("consent_request", give_up_at=deadline):
+            self._requesting = False  # never asked: the cycle expires unasked
+            return
         requested_at = workflow.now()
         await self._enter(CycleState.AWAITING_CONSENT, "consent_requested")
         if calendar.reminder_in_time(self._rules, month, requested_at):
             due = calendar.reminder_due(self._rules, requested_at)
             if not await self._sleep_until(due, "reminder", self._is_decided):
-                await self._send_sms("reminder")
-                await self._enter(CycleState.REMINDED, "reminded")
+                if await self._send_sms("reminder", give_up_at=deadline):
+                    await self._enter(CycleState.REMINDED, "reminded")
         await self._sleep_until(deadline, "consent deadline", self._is_decided)
 
     @workflow.update

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.records import CycleSnapshot, Records
@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
 PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
 ASK_TIMEOUT = timedelta(seconds=10)
+# Patch: an SMS goes out inside the sending window or waits for the next (CHANGING-WORKFLOWS.md).
+SMS_WITHIN_WINDOW = "sms-within-window"
 
 
 def sms_queue(task_queue: str) -> str:
@@ -127,7 +129,35 @@ class CycleMachinery:
                 "an outside system did not answer; try again", type="temporarily_unavailable"
             ) from failed
 
-    async def _send_sms(self, kind: SmsKind) -> None:
+    async def _send_sms(self, kind: SmsKind, *, give_up_at: datetime | None = None) -> bool:
+        """Hand an SMS to the gateway inside the sending window; return whether it went.
+
+        A gateway down until the window closes does not make the citizen's phone ring at night:
+        the SMS waits for the next opening (the same idempotency key, so never twice). After
+        ``give_up_at`` (the consent deadline, say) it no longer matters and is not sent.
+        """
+        if not workflow.patched(SMS_WITHIN_WINDOW):
+            await self._hand_to_gateway(kind, within=None)
+            return True
+        while True:
+            opens = calendar.into_window(workflow.now(), self._rules)
+            if give_up_at is not None and opens >= give_up_at:
+                self._log("sms_not_sent", kind=kind, reason="the gateway did not take it in time")
+                return False
+            await self._sleep_until(opens, "sending window opens", lambda: False)
+            closes = calendar.window_closes(workflow.now(), self._rules)
+            bound = closes if give_up_at is None else min(closes, give_up_at)
+            try:
+                await self._hand_to_gateway(kind, within=bound - workflow.now())
+                return True
+            except ActivityError as failed:
+                if failed.retry_state != RetryState.TIMEOUT:
+                    raise
+                # Out of time for this window (or the gateway asked to wait beyond it).
+                self._log("sms_delayed", kind=kind, until="the next sending window")
+                await self._sleep_until(bound, "sending window closes", lambda: False)
+
+    async def _hand_to_gateway(self, kind: SmsKind, *, within: timedelta | None) -> None:
         text_kind: Literal["consent_request", "confirmation"] = (
             "confirmation" if kind == "confirmation" else "consent_request"
         )
@@ -147,6 +177,7 @@ class CycleMachinery:
             ),
             task_queue=sms_queue(workflow.info().task_queue),
             start_to_close_timeout=CALL_TIMEOUT,
+            schedule_to_close_timeout=within,
             retry_policy=PATIENT,
         )
         self._log("sms_sent", kind=kind)

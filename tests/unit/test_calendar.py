@@ -45,6 +45,7 @@ from rules.calendar import (
     reminder_in_time,
     send_moment,
     voucher_valid_until,
+    window_closes,
 )
 
 # A fixed offset, not the zone database: the expectations must not share the code's tz source.
@@ -414,6 +415,32 @@ def test_into_window_uses_the_programs_window(gas: ProgramVersion) -> None:
     _assert_local(into_window(_at(2027, 3, 10, 18, 0), late), _at(2027, 3, 11, 10, 0))
 
 
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (_at(2027, 3, 10, 0, 0), _at(2027, 3, 10, 21, 0)),
+        (_at(2027, 3, 10, 9, 0), _at(2027, 3, 10, 21, 0)),
+        (_at(2027, 3, 10, 20, 59, 59, 999999), _at(2027, 3, 10, 21, 0)),
+        (_at(2027, 3, 10, 21, 0), _at(2027, 3, 11, 21, 0)),
+        (_at(2027, 2, 28, 22, 0), _at(2027, 3, 1, 21, 0)),
+        (_at(2028, 2, 28, 22, 0), _at(2028, 2, 29, 21, 0)),
+        (_at(2027, 12, 31, 23, 59), _at(2028, 1, 1, 21, 0)),
+        # 17:00 UTC is 22:00 in Almaty: today's window has closed, tomorrow's closes next.
+        (datetime(2027, 3, 7, 17, 0, tzinfo=UTC), _at(2027, 3, 8, 21, 0)),
+    ],
+)
+def test_window_closes(gas: ProgramVersion, moment: datetime, expected: datetime) -> None:
+    """The close of the window open at ``moment``, or of the next one when it is shut."""
+    _assert_local(window_closes(moment, gas), expected)
+
+
+def test_window_closes_uses_the_programs_window(gas: ProgramVersion) -> None:
+    """The window's hours come from the program version, not from a constant."""
+    late = gas.model_copy(update={"sending_window": SendingWindow(opens=time(10), closes=time(18))})
+    _assert_local(window_closes(_at(2027, 3, 10, 17, 59), late), _at(2027, 3, 10, 18, 0))
+    _assert_local(window_closes(_at(2027, 3, 10, 18, 0), late), _at(2027, 3, 11, 18, 0))
+
+
 # --- consent requests and reminders -----------------------------------------------------------
 
 
@@ -607,6 +634,7 @@ NAIVE = datetime(2027, 3, 10, 12, 0)
     "call",
     [
         lambda rules: into_window(NAIVE, rules),
+        lambda rules: window_closes(NAIVE, rules),
         lambda rules: month_of(NAIVE),
         lambda rules: first_request_moment(rules, "2027-03", NAIVE),
         lambda rules: reminder_due(rules, NAIVE),

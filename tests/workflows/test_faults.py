@@ -83,6 +83,54 @@ async def test_the_gateway_retry_after_is_honoured(product: Product) -> None:
     assert product.sms(citizen) == ["consent_request"]
 
 
+async def test_a_gateway_down_until_the_window_closes_texts_at_the_next_opening(
+    product: Product,
+) -> None:
+    """The gateway refusing from 09:00 until after 21:00: no SMS at night; the request goes out
+    once, when the window opens the next morning."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+    product.world.fail("sms", status=429, times=1, retry_after=13 * 3600)  # retry at 22:00
+    send = calendar.send_moment(rules, month)
+
+    await product.sleep_until(send + MINUTE)
+    await eventually(_counter(product, "sms"), lambda n: n == 1)
+    await product.sleep_until(send + timedelta(hours=14))  # 23:00
+    night = await product.status(cycle)
+    assert night.state == CycleState.SCHEDULED
+    assert "sms_delayed" in [event.event for event in night.history]
+    assert product.sms(citizen) == []
+
+    next_morning = send + timedelta(days=1)
+    await product.sleep_until(next_morning + MINUTE)
+    status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    requested = next(e.at for e in status.history if e.event == "consent_requested")
+    assert next_morning <= requested < next_morning + MINUTE
+    assert product.sms(citizen) == ["consent_request"]
+    assert product.world.requests["sms"] == 2
+
+
+async def test_a_gateway_down_until_the_deadline_sends_nothing_late(product: Product) -> None:
+    """The gateway refusing every day until the consent deadline: the request is never sent
+    after it, and the cycle expires unasked."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.state_becomes(cycle, CycleState.SCHEDULED)
+    product.world.fail("sms", status=429, times=40, retry_after=13 * 3600)  # each day's try
+
+    deadline = calendar.consent_deadline(rules, month)
+    await product.sleep_until(deadline + timedelta(hours=10))
+    status = await product.state_becomes(cycle, CycleState.CONSENT_EXPIRED)
+    events = [event.event for event in status.history]
+    assert "sms_not_sent" in events and "consent_requested" not in events
+    assert product.sms(citizen) == []
+    days = (deadline - calendar.send_moment(rules, month)).days + 1
+    assert product.world.requests["sms"] == days  # one try a day, none after the deadline
+
+
 async def test_wallet_errors_still_give_one_voucher(product: Product) -> None:
     """The wallet answering 500 three times: retried, one voucher, issued once."""
     month, rules = await product.next_month("gas")

@@ -115,8 +115,14 @@ async def test_food_consent_at_23_59_on_the_last_day_of_the_month_is_accepted(
     await product.sleep_until(last_minute)
     await product.state_becomes(cycle, CycleState.REMINDED)
     assert await product.reply(cycle, "21*1") == "consent"
-    status = await _consented(product, cycle, citizen)
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
     assert status.voucher_id in product.world.vouchers
+    # Outside the sending window the confirmation waits for 09:00, when the voucher has lapsed:
+    # it is not sent at all.
+    await product.sleep_until(calendar.month_end(month) + timedelta(hours=10))
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_EXPIRED)
+    assert product.sms(citizen) == ["consent_request", "reminder"]
+    assert "sms_not_sent" in [event.event for event in status.history]
 
 
 async def test_food_consent_on_file_means_no_sms_next_month(product: Product) -> None:
