@@ -4,6 +4,7 @@ listed citizens' cycles, delivering replies, withdrawing."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel
@@ -59,6 +60,7 @@ class Cycles:
         task_queue: str,
         programs: ProgramBook,
         reference: Reference,
+        send_spread: timedelta = timedelta(0),
         page: int = 500,
         concurrency: int = 64,
     ) -> None:
@@ -67,6 +69,7 @@ class Cycles:
         self._task_queue = task_queue
         self._programs = programs
         self._reference = reference
+        self._send_spread = send_spread
         self._page = page
         self._concurrency = asyncio.Semaphore(concurrency)
 
@@ -97,6 +100,7 @@ class Cycles:
                         citizen_ref=row.citizen_ref,
                         mrp_kzt=mrp,
                         listed_at=row.listed_at,
+                        send_spread=self._send_spread,
                     )
                     for row in page
                 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
@@ -107,6 +108,7 @@ async def _start_listed(
         citizen_ref=listing.citizen_ref,
         mrp_kzt=api.reference.mrp(int(month[:4])),
         listed_at=listing.listed_at,
+        send_spread=timedelta(minutes=api.settings.send_spread_minutes),
     )
     await start_cycle(api.client, task_queue=api.settings.task_queue, cycle=cycle)
 

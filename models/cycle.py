@@ -78,6 +78,8 @@ class CycleInput(BaseModel):
     rules: ProgramVersion
     voucher_amount_kzt: int | None = None
     listed_at: datetime | None = None  # when the intake admitted the batch (workflow time)
+    # Seconds after the send moment this citizen is texted (``SEND_SPREAD_MINUTES``).
+    send_offset_s: int = Field(default=0, ge=0)
 
 
 class Reply(BaseModel):

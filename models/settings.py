@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     sms_per_second: float = Field(default=100.0, gt=0)
     # Port of the worker's Prometheus metrics endpoint; 0 serves none.
     metrics_port: int = 0
+    # Minutes over which a month's first consent SMS are spread after the window opens (0: all
+    # at the opening, as SPEC.md says). A million-citizen month: about what the gateway's rate
+    # needs anyway (1,000,000 / 100 per s ≈ 170 min), so the 09:00 herd of timers is flattened.
+    send_spread_minutes: int = Field(default=0, ge=0, le=600)
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
     # Lets ``python -m workers`` and ``python -m api`` start with the dev secrets above, for

@@ -108,6 +108,13 @@ def window_closes(moment: datetime, rules: ProgramVersion) -> datetime:
     return datetime.combine(opening.date(), rules.sending_window.closes, tzinfo=ALMATY)
 
 
+def staggered(moment: datetime, offset: timedelta, rules: ProgramVersion) -> datetime:
+    """``moment`` (in the sending window) moved ``offset`` later, if that is still inside the
+    same window; otherwise ``moment`` itself (a late addition near 21:00 is not held overnight)."""
+    later = _local(moment) + offset
+    return later if later < window_closes(moment, rules) else _local(moment)
+
+
 def list_closes(rules: ProgramVersion, month: str) -> datetime:
     """When SDU may no longer change the month's list: the end of the cut-off day."""
     return end_of_day(month, rules.list_cutoff_day)

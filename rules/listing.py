@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 
 from models.cycle import Citizen, CycleInput
 from models.programs import ProgramVersion
@@ -17,6 +18,7 @@ def prepare_cycle(
     citizen_ref: str,
     mrp_kzt: int,
     listed_at: datetime | None = None,
+    send_spread: timedelta = timedelta(0),
 ) -> CycleInput:
     """The input of the cycle of ``citizen`` for ``month`` under ``rules``.
 
@@ -36,4 +38,16 @@ def prepare_cycle(
         rules=rules,
         voucher_amount_kzt=amount,
         listed_at=listed_at,
+        send_offset_s=send_offset(citizen_ref, send_spread),
     )
+
+
+def send_offset(citizen_ref: str, spread: timedelta) -> int:
+    """Seconds after the send moment that this citizen is texted, spread evenly over
+    ``spread`` by their pseudonym: a million timers do not fire in the same second at 09:00,
+    and the same citizen always gets the same moment."""
+    seconds = int(spread.total_seconds())
+    if seconds <= 0:
+        return 0
+    digest = hashlib.sha256(citizen_ref.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % seconds

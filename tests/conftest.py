@@ -37,10 +37,13 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def product(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Product]:
+async def product(
+    env: WorkflowEnvironment, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Product]:
     """The worker on a fresh task queue and database, with the simulators on loopback.
 
     The worker gets a plain client, so the clock moves only when a test calls ``env.sleep``.
+    A test may change settings: ``@pytest.mark.parametrize("product", [{…}], indirect=True)``.
     """
     plain = await Client.connect(
         env.client.service_client.config.target_host, namespace=env.client.namespace
@@ -50,5 +53,6 @@ async def product(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Pro
         plain,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
         task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
+        **getattr(request, "param", {}),
     ) as running:
         yield running

@@ -216,10 +216,15 @@ async def eventually(
 
 @asynccontextmanager
 async def run_product(
-    env: WorkflowEnvironment, plain: Client, *, database_url: str, task_queue: str
+    env: WorkflowEnvironment,
+    plain: Client,
+    *,
+    database_url: str,
+    task_queue: str,
+    **changes: Any,
 ) -> AsyncIterator[Product]:
     """The product against ``env``'s server; what the test started is terminated afterwards."""
-    settings = Settings(database_url=database_url, task_queue=task_queue)
+    settings = Settings(database_url=database_url, task_queue=task_queue, **changes)
     product: Product | None = None
     try:
         async with run_embedded(plain, settings, World()) as running:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -73,6 +74,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         task_queue=settings.task_queue,
         programs=load_programs(),
         reference=reference,
+        send_spread=timedelta(minutes=settings.send_spread_minutes),
     )
     activities = [
         Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,

@@ -8,6 +8,7 @@ mid-month never changes a cycle already running. What happens to an issued vouch
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -76,7 +77,7 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         """
         if self._rules.consent_scope != "program_period":
             return
-        send = calendar.send_moment(self._rules, self._cycle.month)
+        send = self._in_the_spread(calendar.send_moment(self._rules, self._cycle.month))
         if await self._sleep_until(send, "send day", self._is_decided):
             return
         self._consented_before = await self._consent_on_file()
@@ -163,7 +164,9 @@ class CitizenCycle(GasVoucher, FoodVoucher):
     async def _ask_consent(self) -> None:
         month = self._cycle.month
         deadline = calendar.consent_deadline(self._rules, month)
-        first = calendar.first_request_moment(self._rules, month, self._listed_at)
+        first = self._in_the_spread(
+            calendar.first_request_moment(self._rules, month, self._listed_at)
+        )
         if first >= deadline or await self._sleep_until(
             first, "consent request", self._is_withdrawn
         ):
@@ -182,6 +185,12 @@ class CitizenCycle(GasVoucher, FoodVoucher):
                 if await self._send_sms("reminder", give_up_at=deadline):
                     await self._enter(CycleState.REMINDED, "reminded")
         await self._sleep_until(deadline, "consent deadline", self._is_decided)
+
+    def _in_the_spread(self, moment: datetime) -> datetime:
+        """``moment`` moved to this citizen's place in the morning's spread (``send_offset_s``;
+        none for cycles listed before it existed)."""
+        offset = timedelta(seconds=self._cycle.send_offset_s)
+        return calendar.staggered(moment, offset, self._rules)
 
     @workflow.update
     async def reply(self, reply: Reply) -> ReplyOutcome:

@@ -44,6 +44,7 @@ from rules.calendar import (
     reminder_due,
     reminder_in_time,
     send_moment,
+    staggered,
     voucher_valid_until,
     window_closes,
 )
@@ -439,6 +440,25 @@ def test_window_closes_uses_the_programs_window(gas: ProgramVersion) -> None:
     late = gas.model_copy(update={"sending_window": SendingWindow(opens=time(10), closes=time(18))})
     _assert_local(window_closes(_at(2027, 3, 10, 17, 59), late), _at(2027, 3, 10, 18, 0))
     _assert_local(window_closes(_at(2027, 3, 10, 18, 0), late), _at(2027, 3, 11, 18, 0))
+
+
+@pytest.mark.parametrize(
+    ("moment", "offset", "expected"),
+    [
+        (_at(2027, 3, 7, 9, 0), timedelta(0), _at(2027, 3, 7, 9, 0)),
+        (_at(2027, 3, 7, 9, 0), timedelta(minutes=95, seconds=7), _at(2027, 3, 7, 10, 35, 7)),
+        (_at(2027, 3, 7, 9, 0), timedelta(hours=11, minutes=59), _at(2027, 3, 7, 20, 59)),
+        # A late addition near the close is texted on arrival, not held overnight.
+        (_at(2027, 3, 7, 20, 0), timedelta(hours=1), _at(2027, 3, 7, 20, 0)),
+        (_at(2027, 3, 7, 20, 0), timedelta(minutes=59), _at(2027, 3, 7, 20, 59)),
+        (datetime(2027, 3, 7, 4, 0, tzinfo=UTC), timedelta(hours=2), _at(2027, 3, 7, 11, 0)),
+    ],
+)
+def test_staggered(
+    gas: ProgramVersion, moment: datetime, offset: timedelta, expected: datetime
+) -> None:
+    """A citizen's place in the morning's spread stays inside the window it starts in."""
+    _assert_local(staggered(moment, offset, gas), expected)
 
 
 # --- consent requests and reminders -----------------------------------------------------------

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models.cycle import CycleState
+import pytest
+
+from models.cycle import Citizen, CycleState
 from rules import calendar
+from rules.listing import send_offset
+from rules.pseudonyms import citizen_ref
 from tests.harness import Product, eventually
 
 MINUTE = timedelta(minutes=1)
@@ -30,6 +34,33 @@ async def test_consent_request_goes_out_at_the_window_opening_of_the_send_day(
     assert product.sms(citizen) == ["consent_request"]
     requested = next(e.at for e in status.history if e.event == "sms_sent")
     assert send <= requested < send + 2 * MINUTE
+
+
+@pytest.mark.parametrize("product", [{"send_spread_minutes": 120}], indirect=True)
+async def test_a_spread_morning_texts_each_citizen_at_their_own_moment(product: Product) -> None:
+    """With ``SEND_SPREAD_MINUTES=120`` a citizen is texted at 09:00 plus their offset, and
+    reminded 7 x 24 h after that."""
+    month, rules = await product.next_month("gas")
+
+    def offset(citizen: Citizen) -> timedelta:
+        ref = citizen_ref(product.settings.pseudonym_key, citizen.iin)
+        return timedelta(seconds=send_offset(ref, timedelta(minutes=120)))
+
+    citizen = product.citizen("gas")
+    while offset(citizen) < 2 * MINUTE:  # one texted at 09:00 would prove nothing
+        citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    moment = calendar.send_moment(rules, month) + offset(citizen)
+
+    await product.sleep_until(moment - MINUTE)
+    assert (await product.status(cycle)).state == CycleState.SCHEDULED
+    assert product.sms(citizen) == []
+    await product.sleep_until(moment + MINUTE)
+    status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    requested = next(e.at for e in status.history if e.event == "sms_sent")
+    assert moment <= requested < moment + MINUTE
+    await product.sleep_until(moment + timedelta(days=7) + MINUTE)
+    await product.state_becomes(cycle, CycleState.REMINDED)
 
 
 async def test_one_reminder_exactly_seven_days_after_the_request(product: Product) -> None:
