@@ -28,7 +28,7 @@ from models.cycle import (
     cycle_id,
 )
 from models.db import Sessions
-from models.programs import ProgramBook
+from models.programs import ProgramBook, ProgramVersion
 from models.records import AccountActivation
 from models.reference import Reference
 from models.search import CYCLE_STATE, cycle_attributes
@@ -42,6 +42,8 @@ CYCLE_WORKFLOW = "CitizenCycle"
 class PendingCycles(BaseModel):
     program: str
     month: str
+    # The rules the intake screened the list by; absent in intakes started before it was passed.
+    rules: ProgramVersion | None = None
 
 
 class HandoverDone(BaseModel):
@@ -80,7 +82,7 @@ class Cycles:
         Pages through the database, heartbeating after each page, so a retried activity goes on
         where the last one stopped; a cycle started twice is refused by its deterministic ID.
         """
-        rules = self._programs.for_month(pending.program, pending.month)
+        rules = pending.rules or self._programs.for_month(pending.program, pending.month)
         if rules is None:
             return 0
         mrp = self._reference.mrp(int(pending.month[:4]))
