@@ -19,6 +19,7 @@ from models.coordination import HandoverInput
 from models.cycle import (
     ACTIVATED_STATES,
     Citizen,
+    Correction,
     CycleInput,
     CycleState,
     Reply,
@@ -228,6 +229,21 @@ async def withdraw_cycle(client: Client, *, workflow_id: str) -> WithdrawalVerdi
             raise
         return await _judge_closed(client, workflow_id)
     return "WITHDRAWN"
+
+
+async def correct_cycle(client: Client, *, workflow_id: str, correction: Correction) -> bool:
+    """Hand SDU's corrected record to the citizen's cycle; False if it is too late (the voucher
+    is issued, or the cycle has ended)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.execute_update("correct", correction, result_type=CycleState)
+    except WorkflowUpdateFailedError:
+        return False
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False  # closed
+    return True
 
 
 async def _judge_closed(client: Client, workflow_id: str) -> WithdrawalVerdict:

@@ -1,7 +1,9 @@
-"""SDU's list intake: ``POST`` a batch of recipients, ``DELETE`` one (a correction)."""
+"""SDU's list intake: ``POST`` a batch of recipients (re-sends and corrections too), ``DELETE``
+one (a withdrawal)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -10,18 +12,18 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.cycles import start_cycle, withdraw_cycle
+from activities.cycles import correct_cycle, start_cycle, withdraw_cycle
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
-from models.cycle import MONTH_PATTERN, Citizen, cycle_id
+from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_id
 from models.programs import PROGRAMS, ProgramVersion
 from models.records import ListingRecord
-from models.store import add_listings, find_listing
+from models.store import add_listings, find_listing, note_corrections
 from rules import calendar
 from rules.eligibility import listing_problem
 from rules.listing import prepare_cycle
-from rules.pseudonyms import citizen_ref
+from rules.pseudonyms import citizen_ref, record_digest
 from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
@@ -38,8 +40,8 @@ class Rejection(BaseModel):
 
 class ListingAnswer(BaseModel):
     accepted: int
-    already_listed: int
-    rejected: list[Rejection]
+    already_listed: int  # re-sent, corrections included
+    rejected: list[Rejection]  # a correction that came too late too (CONTRACTS.md's shape)
 
 
 class WithdrawalAnswer(BaseModel):
@@ -53,17 +55,38 @@ async def list_recipients(
     body: RecipientList,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ListingAnswer:
-    """List a batch of potential recipients; invalid records are refused one by one."""
+    """List a batch of potential recipients; invalid records are refused one by one.
+
+    A citizen re-sent with other details (until the cut-off) is SDU's correction: the cycle
+    goes on with the new record, unless its voucher is already issued (then it is refused
+    with the reason ``too_late_to_correct`` and the cycle keeps the earlier record).
+    """
     rules = _rules(api, program, month)
-    citizens, rejected = _screen(rules, body.recipients, api.settings.pseudonym_key)
+    key = api.settings.pseudonym_key
+    citizens, rejected = _screen(rules, body.recipients, key)
     admitted = await _admit(api, rules, month, len(citizens))
+    digests = {ref: record_digest(key, citizen.model_dump_json()) for ref, citizen in citizens}
     async with api.sessions() as session:
         added = await add_listings(
-            session, program=program, month=month, citizens=citizens, listed_at=admitted.listed_at
+            session,
+            program=program,
+            month=month,
+            citizens=citizens,
+            listed_at=admitted.listed_at,
+            digests=digests,
+        )
+        corrections = await note_corrections(
+            session,
+            program=program,
+            month=month,
+            records=[(ref, citizen, digests[ref]) for ref, citizen in citizens],
         )
     if citizens:  # also on a re-send: a signal lost after the last write is sent again
         await api.client.get_workflow_handle(_intake_id(program, month)).signal(MonthIntake.listed)
-    return ListingAnswer(accepted=added, already_listed=len(citizens) - added, rejected=rejected)
+    refused = await _correct(api, rules, month, corrections)
+    return ListingAnswer(
+        accepted=added, already_listed=len(citizens) - added, rejected=[*rejected, *refused]
+    )
 
 
 @router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")
@@ -99,18 +122,55 @@ async def withdraw_recipient(
 
 async def _start_listed(
     api: ApiDeps, rules: ProgramVersion, month: str, listing: ListingRecord
-) -> None:
-    """Start a listed citizen's cycle the intake has not started yet (or find it started)."""
-    cycle = prepare_cycle(
+) -> bool:
+    """Start a listed citizen's cycle the intake has not started yet; False if it has."""
+    citizen = Citizen.model_validate_json(listing.citizen or "{}")
+    cycle = _cycle_input(api, rules, month, listing, citizen)
+    return await start_cycle(api.client, task_queue=api.settings.task_queue, cycle=cycle)
+
+
+async def _correct(
+    api: ApiDeps,
+    rules: ProgramVersion,
+    month: str,
+    corrections: list[tuple[ListingRecord, Citizen]],
+) -> list[Rejection]:
+    """Hand each corrected record to its cycle; return the corrections refused as too late.
+
+    A listing not started yet is started here with the corrected record, so that a fan-out
+    starting it at this moment with the earlier one cannot win unseen: then the update follows.
+    """
+    gate = asyncio.Semaphore(32)
+
+    async def correct(listing: ListingRecord, citizen: Citizen) -> Rejection | None:
+        async with gate:
+            cycle = _cycle_input(api, rules, month, listing, citizen)
+            if listing.citizen is not None and await start_cycle(
+                api.client, task_queue=api.settings.task_queue, cycle=cycle
+            ):
+                return None
+            correction = Correction(citizen=citizen, voucher_amount_kzt=cycle.voucher_amount_kzt)
+            workflow_id = cycle_id(rules.program, month, listing.citizen_ref)
+            if await correct_cycle(api.client, workflow_id=workflow_id, correction=correction):
+                return None
+            return Rejection(iin=citizen.iin, reason="too_late_to_correct")
+
+    answers = await asyncio.gather(*(correct(listing, c) for listing, c in corrections))
+    return [refused for refused in answers if refused is not None]
+
+
+def _cycle_input(
+    api: ApiDeps, rules: ProgramVersion, month: str, listing: ListingRecord, citizen: Citizen
+) -> CycleInput:
+    return prepare_cycle(
         rules,
         month=month,
-        citizen=Citizen.model_validate_json(listing.citizen or "{}"),
+        citizen=citizen,
         citizen_ref=listing.citizen_ref,
         mrp_kzt=api.reference.mrp(int(month[:4])),
         listed_at=listing.listed_at,
         send_spread=timedelta(minutes=api.settings.send_spread_minutes),
     )
-    await start_cycle(api.client, task_queue=api.settings.task_queue, cycle=cycle)
 
 
 def _rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:

@@ -103,6 +103,14 @@ class Withdrawal(BaseModel):
     reason: str = "sdu_correction"
 
 
+class Correction(BaseModel):
+    """SDU re-sent a listed citizen with other details (family size, region, language, …)
+    before the cut-off: the record the cycle goes on with, and the voucher value it implies."""
+
+    citizen: Citizen
+    voucher_amount_kzt: int | None = None
+
+
 class CycleEvent(BaseModel):
     """One line of a cycle's history, as ops and the wallet see it."""
 

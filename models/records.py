@@ -116,6 +116,9 @@ class ListingRecord(SQLModel, table=True):
     citizen: str | None = None  # JSON of models.cycle.Citizen while the cycle is pending
     listed_at: datetime
     started: bool = False
+    # A keyed digest of the record as SDU last sent it (rules.pseudonyms.record_digest): a
+    # re-send that differs is a correction. Empty for rows listed before revision 0003.
+    fingerprint: str | None = None
 
 
 class InboundSmsRecord(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import func
@@ -30,8 +30,11 @@ async def add_listings(
     month: str,
     citizens: Sequence[tuple[str, Citizen]],
     listed_at: datetime,
+    digests: Mapping[str, str] | None = None,
 ) -> int:
     """Add the (citizen_ref, citizen) pairs not yet listed; return how many were new.
+
+    ``digests`` (citizen_ref → ``record_digest``) are kept to tell a later correction.
 
     Two requests listing the same citizen at once: the loser's insert fails on the primary key,
     and its second look counts that citizen as already listed.
@@ -39,7 +42,12 @@ async def add_listings(
     for attempt in range(3):
         try:
             return await _add_new_listings(
-                session, program=program, month=month, citizens=citizens, listed_at=listed_at
+                session,
+                program=program,
+                month=month,
+                citizens=citizens,
+                listed_at=listed_at,
+                digests=digests or {},
             )
         except IntegrityError:
             await session.rollback()
@@ -55,6 +63,7 @@ async def _add_new_listings(
     month: str,
     citizens: Sequence[tuple[str, Citizen]],
     listed_at: datetime,
+    digests: Mapping[str, str],
 ) -> int:
     refs = [ref for ref, _ in citizens]
     known: set[str] = set()
@@ -78,11 +87,48 @@ async def _add_new_listings(
                 region=citizen.region,
                 citizen=citizen.model_dump_json(),
                 listed_at=listed_at,
+                fingerprint=digests.get(ref),
             )
         )
         added += 1
     await session.commit()
     return added
+
+
+async def note_corrections(
+    session: AsyncSession,
+    *,
+    program: str,
+    month: str,
+    records: Sequence[tuple[str, Citizen, str]],
+) -> list[tuple[ListingRecord, Citizen]]:
+    """Keep the digest of each re-sent (citizen_ref, citizen, digest); return the listings whose
+    record differs from the one SDU sent before, with the corrected record.
+
+    A listing not started yet takes the corrected record itself. A row without a digest (listed
+    before digests were kept) takes this one without counting it as a correction.
+    """
+    rows: dict[str, ListingRecord] = {}
+    for chunk in _chunks([ref for ref, _, _ in records], 500):
+        found = await session.exec(
+            select(ListingRecord)
+            .where(ListingRecord.program == program, ListingRecord.month == month)
+            .where(col(ListingRecord.citizen_ref).in_(chunk))
+        )
+        rows.update((row.citizen_ref, row) for row in found.all())
+    corrected: dict[str, tuple[ListingRecord, Citizen]] = {}
+    for ref, citizen, digest in records:
+        row = rows.get(ref)
+        if row is None or row.fingerprint == digest:
+            continue
+        if row.fingerprint is not None:
+            corrected[ref] = (row, citizen)
+        row.fingerprint = digest
+        if row.citizen is not None:  # not started: the fan-out starts it corrected
+            row.citizen, row.region = citizen.model_dump_json(), citizen.region
+        session.add(row)
+    await session.commit()
+    return list(corrected.values())
 
 
 async def pending_listings(

@@ -25,3 +25,9 @@ def citizen_ref(key: str, iin: str) -> str:
 def phone_ref(key: str, phone: str) -> str:
     """The pseudonym of a phone number in E.164 form, used to route SMS replies."""
     return pseudonym(key, "phone", phone)
+
+
+def record_digest(key: str, record: str) -> str:
+    """A keyed digest of a listed citizen's whole record (its canonical JSON): tells a
+    correction from a re-send without keeping the record itself."""
+    return pseudonym(key, "record", record)

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVATED_STATES,
         AWAITING_STATES,
         FINAL_STATES,
+        Correction,
         CycleInput,
         CycleState,
         CycleStatus,
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ReplyResult,
         Withdrawal,
     )
+    from models.search import REGION
     from rules import calendar
     from rules.replies import parse_reply
     from workflows.food_voucher import FoodVoucher
@@ -294,6 +296,36 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             ),
         )
         await self._enter(CycleState.VOUCHER_ISSUED, "voucher_issued", because=because)
+
+    # --- correction --------------------------------------------------------------------------
+
+    @workflow.update
+    async def correct(self, correction: Correction) -> CycleState:
+        """SDU corrected the citizen's record before the voucher: the cycle goes on with it (the
+        language of the next SMS, the region, a food voucher's value by the family's size)."""
+        self._may_correct(correction)
+        before = self._cycle.citizen.model_dump()
+        changed = sorted(k for k, v in correction.citizen.model_dump().items() if before[k] != v)
+        self._cycle = self._cycle.model_copy(
+            update={
+                "citizen": correction.citizen,
+                "voucher_amount_kzt": correction.voucher_amount_kzt,
+            }
+        )
+        self._log("corrected", fields=", ".join(changed))
+        workflow.upsert_search_attributes([REGION.value_set(correction.citizen.region)])
+        await self._record()
+        return self._state
+
+    @correct.validator
+    def _may_correct(self, correction: Correction) -> None:
+        if correction.citizen.iin != self._cycle.citizen.iin:
+            raise ApplicationError("the correction names another citizen", type="another_citizen")
+        unissued = self._state == CycleState.SCHEDULED or self._state in AWAITING_STATES
+        if self._withdrawn or not unissued:
+            raise ApplicationError(
+                f"the cycle is {self._state}: too late to correct", type="too_late_to_correct"
+            )
 
     # --- withdrawal --------------------------------------------------------------------------
 

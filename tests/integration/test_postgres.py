@@ -151,12 +151,14 @@ _INDEXED_BEFORE_0002 = {"cycles": "program", "listings": "started"}
 
 def _create_all_of_old(connection: Connection) -> None:
     """What ``SQLModel.metadata.create_all`` made before migrations, with sqlmodel < 0.0.45,
-    before the redemptions table and the composite indexes existed."""
+    before the redemptions table, the composite indexes and the listings' digests existed."""
     old = MetaData()
     for table in SQLModel.metadata.sorted_tables:
         if table.name == "redemptions":
             continue
         copy = table.to_metadata(old)
+        if table.name == "listings":  # revision 0003's column
+            copy._columns.remove(copy.c.fingerprint)
         for column in copy.columns:
             if isinstance(getattr(column.type, "impl", column.type), DateTime):
                 column.type = DateTime()
