@@ -4,12 +4,14 @@ models' schema, concurrently and repeatedly, and the product's queries work on a
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -21,6 +23,7 @@ from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.food_reporting import FoodReporting, ReportDay
 from activities.records import (
     AccountClaim,
     ConsentAct,
@@ -33,6 +36,7 @@ from models import migrations, store
 from models.cycle import Citizen
 from models.db import create_engine, create_schema, create_sessions
 from models.records import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
+from rules import calendar
 from tests.harness import eventually, run_product
 from tests.integration.postgres import Cluster, running_cluster, unavailable
 
@@ -340,6 +344,62 @@ async def test_a_purchase_keeps_the_balance_it_left_whatever_the_retries(
         assert [k.balance_after_kzt if k else None for k in kept] == [5000 - 350, 5000 - 450]
     finally:
         await engine.dispose()
+
+
+async def test_the_food_daily_report_counts_exactly_the_local_day(database_url: str) -> None:
+    """The day is [00:00, 24:00) in Almaty: a moment at its start counts, one at its end does
+    not; gas vouchers never; a day without rows reports zeros. What is counted is what is put."""
+    start = datetime(2026, 3, 5, tzinfo=calendar.ALMATY)
+    end, tick = start + timedelta(days=1), timedelta(microseconds=1)
+    vouchers = [
+        ("v-a", "food", start, end - tick),
+        ("v-b", "food", start - tick, end),
+        ("v-c", "gas", start + timedelta(hours=3), start + timedelta(hours=4)),
+        ("v-d", "food", (start + timedelta(hours=12)).astimezone(UTC), None),
+    ]
+    purchases = [("p-a", start, 100, 1000), ("p-b", end - timedelta(seconds=1), 50, 400)]
+    purchases += [("p-c", end, 7, 70), ("p-d", start - tick, 9, 90)]
+    put: dict[str, Any] = {}
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        put[request.url.path] = json.loads(request.content)
+        return httpx.Response(200)
+
+    engine = create_engine(database_url)
+    try:
+        await create_schema(engine)
+        sessions = create_sessions(engine)
+        async with sessions() as session:
+            for voucher_id, program, issued_at, activated_at in vouchers:
+                voucher = _voucher(voucher_id, discount_kzt=None, program=program)
+                voucher.issued_at, voucher.activated_at = issued_at, activated_at
+                session.add(voucher)
+            for purchase_id, at, discount_kzt, goods_kzt in purchases:
+                purchase = _redemption(purchase_id, discount_kzt)
+                purchase.at, purchase.goods_kzt = at, goods_kzt
+                session.add(purchase)
+            await session.commit()
+        transport = httpx.MockTransport(provider)
+        async with httpx.AsyncClient(transport=transport, base_url="http://food") as http:
+            reporting = FoodReporting(http, sessions)
+            day = await reporting.daily_report(ReportDay(day=date(2026, 3, 5)))
+            empty = await reporting.daily_report(ReportDay(day=date(2026, 3, 7)))
+    finally:
+        await engine.dispose()
+    assert day.model_dump(exclude={"date"}) == {
+        "program": "food",
+        "vouchers_issued": 2,
+        "vouchers_activated": 1,
+        "purchases": 2,
+        "redeemed_kzt": 150,
+        "goods_kzt": 1400,
+    }
+    assert put["/v1/reports/daily/2026-03-05"] == day.model_dump(mode="json")
+    assert empty.model_dump(include={"purchases", "redeemed_kzt", "vouchers_issued"}) == {
+        "purchases": 0,
+        "redeemed_kzt": 0,
+        "vouchers_issued": 0,
+    }
 
 
 async def test_a_gas_cycle_runs_to_an_activated_voucher_on_postgres(
