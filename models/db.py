@@ -14,6 +14,7 @@ migrations differ; ``tests/integration/test_postgres.py`` does the same in CI on
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from alembic import command
@@ -47,9 +48,19 @@ def create_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # Switching a new file to WAL takes an exclusive lock and, unlike a write, answers
+        # "database is locked" at once when processes open it together (a worker and the API
+        # starting side by side): a few tries, then the error.
+        for attempt in range(50):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except Exception as busy:  # the driver's OperationalError
+                if "locked" not in str(busy) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
