@@ -70,6 +70,7 @@ class FoodVoucher(CycleMachinery):
                     discount_kzt=purchase.discount_kzt,
                     goods_kzt=goods_kzt,
                     at=workflow.now(),
+                    balance_after_kzt=answer.balance_kzt,
                 ),
             )
             return answer
