@@ -275,6 +275,7 @@ async def _send(
     where = f"{method} {url} {_shown(sent)} -> {answer.status_code} {answer.text[:300]}"
     assert answer.status_code < 500, where
     if not answer.is_success:
+        assert answer.headers.get("content-type", "").startswith("application/json"), where
         body = answer.json()
         assert isinstance(body, dict) and set(body) == {"error", "detail"}, where
         assert isinstance(body["error"], str) and isinstance(body["detail"], str), where
