@@ -35,11 +35,17 @@ with workflow.unsafe.imports_passed_through():
     from models.search import REGION
     from rules import calendar
     from rules.replies import parse_reply
+    from workflows.cycle_machinery import SMS_WITHIN_WINDOW
     from workflows.food_voucher import FoodVoucher
     from workflows.gas_voucher import GasVoucher
 
 # Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
 CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
+VOUCHER_BEFORE_CONFIRMATION = "voucher-before-confirmation"
+# Patch: every patch is decided in the cycle's first task, before any local activity. Decided
+# later, just after a local activity, a replay could ask before the server's history had told
+# the worker of the patch, and take the old branch (seen after a worker was killed mid-task).
+PATCHES_AT_START = "patches-decided-at-start"
 
 
 @workflow.defn(name="CitizenCycle")
@@ -53,6 +59,9 @@ class CitizenCycle(GasVoucher, FoodVoucher):
     @workflow.run
     async def run(self, cycle: CycleInput) -> CycleStatus:
         """Run the cycle to exactly one final state and return what it looked like."""
+        if workflow.patched(PATCHES_AT_START):
+            for change in (CONSENT_ON_FILE_AT_SEND, VOUCHER_BEFORE_CONFIRMATION, SMS_WITHIN_WINDOW):
+                workflow.patched(change)  # remembered: later calls answer the same
         await self._enter(CycleState.SCHEDULED, "listed")
         if await self._find_phone():
             await self._consent_then_voucher()
@@ -98,7 +107,7 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         # The confirmation SMS tells the citizen to go and find the voucher, so it goes out once
         # the voucher is in the wallet. Cycles started before this change keep their order
         # (docs/CHANGING-WORKFLOWS.md).
-        if workflow.patched("voucher-before-confirmation"):
+        if workflow.patched(VOUCHER_BEFORE_CONFIRMATION):
             await self._issue_voucher("consent")
             # Not after the voucher can no longer be activated (a consent at 23:59 on the
             # last day waits for 09:00, by which time it has lapsed).
