@@ -7,6 +7,7 @@ CI installs PostgreSQL (Debian's ``postgresql`` package puts the binaries in
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -15,9 +16,9 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
@@ -29,6 +30,16 @@ class Cluster:
     """A running server on loopback that trusts the ``postgres`` user."""
 
     port: int
+    # Runs ``pg_ctl <action>`` on the cluster: "stop" and "start" make a database outage.
+    control: Callable[[str], None] = field(repr=False, default=lambda action: None)
+
+    def stop(self) -> None:
+        """Shut the server down at once: every connection drops, new ones are refused."""
+        self.control("stop")
+
+    def start(self) -> None:
+        """Start the server again on the same port, with its data."""
+        self.control("start")
 
     async def create_database(self) -> str:
         """A new, empty database; its SQLAlchemy URL with the async driver."""
@@ -107,11 +118,19 @@ def running_cluster() -> Iterator[Cluster]:
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
         log = folder / "server.log"
-        run(binaries / "pg_ctl", "start", "-w", "-D", data, "-l", log, "-o", options)
+
+        def control(action: str) -> None:
+            if action == "start":
+                run(binaries / "pg_ctl", "start", "-w", "-D", data, "-l", log, "-o", options)
+            else:
+                run(binaries / "pg_ctl", "stop", "-w", "-D", data, "-m", "immediate")
+
+        control("start")
         try:
-            yield Cluster(port=port)
+            yield Cluster(port=port, control=control)
         finally:
-            run(binaries / "pg_ctl", "stop", "-D", data, "-m", "immediate")
+            with contextlib.suppress(RuntimeError):  # a test may have left it stopped
+                control("stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

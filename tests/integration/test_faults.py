@@ -48,6 +48,7 @@ from tests.integration.faults_support import (
     states,
     worker_process,
 )
+from tests.integration.postgres import Cluster
 from workers import product_client, setup_namespace
 from workers.embedded import run_embedded
 
@@ -270,6 +271,59 @@ async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state
     assert vouchers == [voucher_id(cycle.id)]
     assert sorted(sms) == ["confirmation", "consent_request"]
     assert sms_kinds(world, phone) == ["consent_request", "confirmation"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_postgresql_down_for_a_while_delays_a_consent_and_loses_nothing(
+    dev_server: WorkflowEnvironment, tmp_path: Path, cluster: Cluster
+) -> None:
+    """The PostgreSQL server stopped (every connection dropped) while a consent comes in, then
+    started again: the reply is answered once the consent is recorded, and the cycle goes on to
+    one voucher and one confirmation; the pool's dead connections are replaced."""
+    address = dev_server.client.service_client.config.target_host
+    settings = _settings(tmp_path, temporal_address=address).model_copy(
+        update={"database_url": await cluster.create_database()}
+    )
+    world = World()
+    month, rules = rules_for_now()
+    async with (
+        simulated(world, settings) as settings,
+        worker_process(settings, tmp_path / "worker.log"),
+    ):
+        client = product_client(dev_server.client, settings)
+        citizens = enlist(world, 3)
+        cycles = await start_cycles(client, settings, month, rules, citizens)
+        await poll(lambda: states(cycles), all_in(CycleState.AWAITING_CONSENT), seconds=30)
+
+        cluster.stop()
+        try:
+            answer = asyncio.create_task(
+                deliver_reply(client, workflow_id=cycles[0].id, reply=_reply())
+            )
+            await asyncio.sleep(8)  # the point: no consent is answered before it is recorded
+            assert not answer.done(), "a consent was answered while the database was down"
+        finally:
+            cluster.start()
+        assert await asyncio.wait_for(answer, timeout=90) == "consent"
+        await poll(lambda: confirmed(cycles[:1]), all, seconds=60)
+        assert await states(cycles[1:]) == [CycleState.AWAITING_CONSENT] * 2
+
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessions(engine)() as session:
+                consents = (await session.exec(select(ConsentRecord))).all()
+                vouchers = (await session.exec(select(VoucherRecord.voucher_id))).all()
+        finally:
+            await engine.dispose()
+    assert [(c.cycle_id, c.decision) for c in consents] == [(cycles[0].id, "agree")]
+    assert vouchers == [voucher_id(cycles[0].id)]
+    phones = [world.subscribers[c.iin] for c in citizens]
+    assert [sms_kinds(world, p) for p in phones] == [
+        ["consent_request", "confirmation"],
+        ["consent_request"],
+        ["consent_request"],
+    ]
 
 
 async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(

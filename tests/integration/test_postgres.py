@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -38,19 +38,9 @@ from models.db import create_engine, create_schema, create_sessions
 from models.records import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from rules import calendar
 from tests.harness import eventually, run_product
-from tests.integration.postgres import Cluster, running_cluster, unavailable
+from tests.integration.postgres import Cluster
 
 AT = datetime(2026, 3, 5, 7, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """One PostgreSQL server for the module; each test gets a database of its own."""
-    reason = unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_cluster() as running:
-        yield running
 
 
 @pytest.fixture
