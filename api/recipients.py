@@ -19,7 +19,7 @@ from api.errors import ApiError
 from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_id
 from models.programs import PROGRAMS, ProgramVersion
 from models.records import ListingRecord
-from models.store import add_listings, find_listing, note_corrections
+from models.store import add_listings, find_listing, keep_digest, note_corrections
 from rules import calendar
 from rules.eligibility import listing_problem
 from rules.listing import prepare_cycle
@@ -133,16 +133,16 @@ async def _correct(
     api: ApiDeps,
     rules: ProgramVersion,
     month: str,
-    corrections: list[tuple[ListingRecord, Citizen]],
+    corrections: list[tuple[ListingRecord, Citizen, str]],
 ) -> list[Rejection]:
     """Hand each corrected record to its cycle; return the corrections refused as too late.
 
     A listing not started yet is started here with the corrected record, so that a fan-out
     starting it at this moment with the earlier one cannot win unseen: then the update follows.
     """
-    gate = asyncio.Semaphore(32)
+    gate = asyncio.Semaphore(32)  # corrections are few; a large batch of them, not all at once
 
-    async def correct(listing: ListingRecord, citizen: Citizen) -> Rejection | None:
+    async def correct(listing: ListingRecord, citizen: Citizen, digest: str) -> Rejection | None:
         async with gate:
             cycle = _cycle_input(api, rules, month, listing, citizen)
             if listing.citizen is not None and await start_cycle(
@@ -151,11 +151,19 @@ async def _correct(
                 return None
             correction = Correction(citizen=citizen, voucher_amount_kzt=cycle.voucher_amount_kzt)
             workflow_id = cycle_id(rules.program, month, listing.citizen_ref)
-            if await correct_cycle(api.client, workflow_id=workflow_id, correction=correction):
-                return None
-            return Rejection(iin=citizen.iin, reason="too_late_to_correct")
+            if not await correct_cycle(api.client, workflow_id=workflow_id, correction=correction):
+                return Rejection(iin=citizen.iin, reason="too_late_to_correct")
+            async with api.sessions() as session:
+                await keep_digest(
+                    session,
+                    program=rules.program,
+                    month=month,
+                    citizen_ref=listing.citizen_ref,
+                    digest=digest,
+                )
+            return None
 
-    answers = await asyncio.gather(*(correct(listing, c) for listing, c in corrections))
+    answers = await asyncio.gather(*(correct(*correction) for correction in corrections))
     return [refused for refused in answers if refused is not None]
 
 

@@ -101,12 +101,15 @@ async def note_corrections(
     program: str,
     month: str,
     records: Sequence[tuple[str, Citizen, str]],
-) -> list[tuple[ListingRecord, Citizen]]:
-    """Keep the digest of each re-sent (citizen_ref, citizen, digest); return the listings whose
-    record differs from the one SDU sent before, with the corrected record.
+) -> list[tuple[ListingRecord, Citizen, str]]:
+    """The re-sent (citizen_ref, citizen, digest) whose record differs from the one SDU sent
+    before: its corrections, with the listing and the new digest.
 
-    A listing not started yet takes the corrected record itself. A row without a digest (listed
-    before digests were kept) takes this one without counting it as a correction.
+    A listing not started yet takes the corrected record and its digest at once (the fan-out
+    starts it corrected). A started one keeps its digest until its cycle has taken the
+    correction (``keep_digest``): one refused, or lost with a failed call, is a correction
+    again when re-sent. A row without a digest (listed before digests were kept) takes this
+    one without counting it as a correction.
     """
     rows: dict[str, ListingRecord] = {}
     for chunk in _chunks([ref for ref, _, _ in records], 500):
@@ -116,19 +119,31 @@ async def note_corrections(
             .where(col(ListingRecord.citizen_ref).in_(chunk))
         )
         rows.update((row.citizen_ref, row) for row in found.all())
-    corrected: dict[str, tuple[ListingRecord, Citizen]] = {}
+    corrected: dict[str, tuple[ListingRecord, Citizen, str]] = {}
     for ref, citizen, digest in records:
         row = rows.get(ref)
         if row is None or row.fingerprint == digest:
             continue
         if row.fingerprint is not None:
-            corrected[ref] = (row, citizen)
-        row.fingerprint = digest
+            corrected[ref] = (row, citizen, digest)
+        if row.fingerprint is None or row.citizen is not None:
+            row.fingerprint = digest
         if row.citizen is not None:  # not started: the fan-out starts it corrected
             row.citizen, row.region = citizen.model_dump_json(), citizen.region
         session.add(row)
     await session.commit()
     return list(corrected.values())
+
+
+async def keep_digest(
+    session: AsyncSession, *, program: str, month: str, citizen_ref: str, digest: str
+) -> None:
+    """Remember the record a started cycle has taken as SDU's latest for that citizen."""
+    row = await session.get(ListingRecord, (program, month, citizen_ref))
+    if row is not None:
+        row.fingerprint = digest
+        session.add(row)
+        await session.commit()
 
 
 async def pending_listings(
@@ -190,6 +205,8 @@ async def withdraw_standing_consent(
             .limit(1)
         )
     ).first()
+    if latest is not None and latest.message_id == message_id:
+        return True  # the gateway delivering again a refusal already recorded
     if latest is None or latest.decision != "agree":
         return False
     refusal = ConsentRecord(

@@ -42,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
 # Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
 CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
 VOUCHER_BEFORE_CONFIRMATION = "voucher-before-confirmation"
+# Patch: a citizen withdrawn before or during the phone check ends WITHDRAWN, never NO_PHONE.
+WITHDRAWAL_BEFORE_PHONE_CHECK = "withdrawal-before-phone-check"
 # Patch: every patch is decided in the cycle's first task, before any local activity. Decided
 # later, just after a local activity, a replay could ask before the server's history had told
 # the worker of the patch, and take the old branch (seen after a worker was killed mid-task).
@@ -60,10 +62,17 @@ class CitizenCycle(GasVoucher, FoodVoucher):
     async def run(self, cycle: CycleInput) -> CycleStatus:
         """Run the cycle to exactly one final state and return what it looked like."""
         if workflow.patched(PATCHES_AT_START):
-            for change in (CONSENT_ON_FILE_AT_SEND, VOUCHER_BEFORE_CONFIRMATION, SMS_WITHIN_WINDOW):
+            for change in (
+                CONSENT_ON_FILE_AT_SEND,
+                VOUCHER_BEFORE_CONFIRMATION,
+                SMS_WITHIN_WINDOW,
+                WITHDRAWAL_BEFORE_PHONE_CHECK,
+            ):
                 workflow.patched(change)  # remembered: later calls answer the same
         await self._enter(CycleState.SCHEDULED, "listed")
-        if await self._find_phone():
+        if self._withdrawn and workflow.patched(WITHDRAWAL_BEFORE_PHONE_CHECK):
+            await self._enter(CycleState.WITHDRAWN)  # SDU took them off before anything began
+        elif await self._find_phone():
             await self._consent_then_voucher()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
@@ -112,7 +121,7 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             # Not after the voucher can no longer be activated (a consent at 23:59 on the
             # last day waits for 09:00, by which time it has lapsed).
             closes = calendar.activation_window(self._rules, self._cycle.month)[1]
-            await self._send_sms("confirmation", give_up_at=closes)
+            await self._send_sms("confirmation", give_up_at=closes, wanted=self._is_kept)
         else:
             await self._send_sms("confirmation")
             await self._issue_voucher("consent")
@@ -153,6 +162,9 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             Bmg.find_phone,
             PhoneLookup(iin=self._cycle.citizen.iin),
         )
+        if self._withdrawn and workflow.patched(WITHDRAWAL_BEFORE_PHONE_CHECK):
+            await self._enter(CycleState.WITHDRAWN)  # withdrawn while BMG was asked
+            return False
         if found.phone is None:
             await self._call(
                 Sdu.journal,
@@ -185,7 +197,8 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         # Replies count from the moment the request is on its way: a citizen may answer before
         # the gateway's acceptance reaches the cycle (a fast reply, a worker restart).
         self._requesting = True
-        if not await self._send_sms("consent_request", give_up_at=deadline):
+        # Only a withdrawal calls the request off: a reply means it has reached the citizen.
+        if not await self._send_sms("consent_request", give_up_at=deadline, wanted=self._is_kept):
             self._requesting = False  # never asked: the cycle expires unasked
             return
         requested_at = workflow.now()
@@ -193,7 +206,7 @@ class CitizenCycle(GasVoucher, FoodVoucher):
         if calendar.reminder_in_time(self._rules, month, requested_at):
             due = calendar.reminder_due(self._rules, requested_at)
             if not await self._sleep_until(due, "reminder", self._is_decided):
-                if await self._send_sms("reminder", give_up_at=deadline):
+                if await self._send_sms("reminder", give_up_at=deadline, wanted=self._is_undecided):
                     await self._enter(CycleState.REMINDED, "reminded")
         await self._sleep_until(deadline, "consent deadline", self._is_decided)
 
@@ -244,6 +257,12 @@ class CitizenCycle(GasVoucher, FoodVoucher):
 
     def _is_decided(self) -> bool:
         return self._decision is not None or self._withdrawn
+
+    def _is_undecided(self) -> bool:
+        return not self._is_decided()
+
+    def _is_kept(self) -> bool:
+        return not self._withdrawn
 
     def _awaits_send_day(self) -> bool:
         # A program-period cycle before its send day: a refusal stops the voucher on file.
@@ -330,8 +349,11 @@ class CitizenCycle(GasVoucher, FoodVoucher):
     def _may_correct(self, correction: Correction) -> None:
         if correction.citizen.iin != self._cycle.citizen.iin:
             raise ApplicationError("the correction names another citizen", type="another_citizen")
+        # Until the voucher is on its way: after a consent (or one on file) it is being issued
+        # with the record the cycle holds, however long the wallet takes.
         unissued = self._state == CycleState.SCHEDULED or self._state in AWAITING_STATES
-        if self._withdrawn or not unissued:
+        undecided = self._decision is None and not self._consented_before
+        if self._withdrawn or not unissued or not undecided:
             raise ApplicationError(
                 f"the cycle is {self._state}: too late to correct", type="too_late_to_correct"
             )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.records import CycleSnapshot, Records
@@ -129,33 +131,69 @@ class CycleMachinery:
                 "an outside system did not answer; try again", type="temporarily_unavailable"
             ) from failed
 
-    async def _send_sms(self, kind: SmsKind, *, give_up_at: datetime | None = None) -> bool:
+    async def _send_sms(
+        self,
+        kind: SmsKind,
+        *,
+        give_up_at: datetime | None = None,
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """Hand an SMS to the gateway inside the sending window; return whether it went.
 
         A gateway down until the window closes does not make the citizen's phone ring at night:
-        the SMS waits for the next opening (the same idempotency key, so never twice). After
-        ``give_up_at`` (the consent deadline, say) it no longer matters and is not sent.
+        the SMS waits for the next opening (the same idempotency key, so never twice). It is
+        dropped at ``give_up_at`` (the consent deadline, say), or as soon as it is no longer
+        ``wanted`` (the citizen has answered, SDU withdrew them): the cycle goes on at once.
         """
         if not workflow.patched(SMS_WITHIN_WINDOW):
             await self._hand_to_gateway(kind, within=None)
             return True
+
+        def unwanted() -> bool:
+            return not wanted()
+
         while True:
             opens = calendar.into_window(workflow.now(), self._rules)
             if give_up_at is not None and opens >= give_up_at:
-                self._log("sms_not_sent", kind=kind, reason="the gateway did not take it in time")
-                return False
-            await self._sleep_until(opens, "sending window opens", lambda: False)
+                return self._not_sent(kind, "past its deadline")
+            if await self._sleep_until(opens, "sending window opens", unwanted):
+                return self._not_sent(kind, "no longer needed")
             closes = calendar.window_closes(workflow.now(), self._rules)
             bound = closes if give_up_at is None else min(closes, give_up_at)
-            try:
-                await self._hand_to_gateway(kind, within=bound - workflow.now())
+            outcome = await self._try_until(kind, bound, unwanted)
+            if outcome == "sent":
                 return True
-            except ActivityError as failed:
-                if failed.retry_state != RetryState.TIMEOUT:
-                    raise
-                # Out of time for this window (or the gateway asked to wait beyond it).
-                self._log("sms_delayed", kind=kind, until="the next sending window")
-                await self._sleep_until(bound, "sending window closes", lambda: False)
+            if outcome == "unwanted":
+                return self._not_sent(kind, "no longer needed")
+            # Out of time for this window (or the gateway asked to wait beyond it).
+            self._log("sms_delayed", kind=kind, until="the next sending window")
+            if await self._sleep_until(bound, "sending window closes", unwanted):
+                return self._not_sent(kind, "no longer needed")
+
+    async def _try_until(
+        self, kind: SmsKind, bound: datetime, unwanted: Callable[[], bool]
+    ) -> Literal["sent", "out_of_time", "unwanted"]:
+        """One go at the gateway until ``bound``; the cycle stops waiting for it if the SMS
+        becomes unwanted. The activity is abandoned, not cancelled (a cancel racing its
+        completion fails the workflow task): the gateway may still take it, once (its key)."""
+        sending = asyncio.create_task(self._hand_to_gateway(kind, within=bound - workflow.now()))
+        await workflow.wait_condition(lambda: sending.done() or unwanted())
+        if not sending.done():
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ActivityError):
+                await sending
+            return "unwanted"
+        try:
+            sending.result()
+        except ActivityError as failed:
+            if failed.retry_state != RetryState.TIMEOUT:
+                raise
+            return "out_of_time"
+        return "sent"
+
+    def _not_sent(self, kind: SmsKind, reason: str) -> bool:
+        self._log("sms_not_sent", kind=kind, reason=reason)
+        return False
 
     async def _hand_to_gateway(self, kind: SmsKind, *, within: timedelta | None) -> None:
         text_kind: Literal["consent_request", "confirmation"] = (
@@ -179,6 +217,7 @@ class CycleMachinery:
             start_to_close_timeout=CALL_TIMEOUT,
             schedule_to_close_timeout=within,
             retry_policy=PATIENT,
+            cancellation_type=ActivityCancellationType.ABANDON,
         )
         self._log("sms_sent", kind=kind)
 

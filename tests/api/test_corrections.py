@@ -100,8 +100,31 @@ async def test_a_correction_after_the_voucher_is_refused_and_changes_nothing(
     answer = await _send(product, rules, status.month, moved)
 
     assert answer["rejected"] == [{"iin": citizen.iin, "reason": "too_late_to_correct"}]
+    again = await _send(product, rules, status.month, moved)  # refused again, not forgotten
+    assert again["rejected"] == answer["rejected"]
     after = await product.status(cycle)
     assert (after.state, after.region) == (CycleState.VOUCHER_ISSUED, "AST")
+
+
+async def test_a_correction_after_the_consent_is_refused_while_the_voucher_is_issued(
+    product: Product,
+) -> None:
+    """The citizen has consented and the wallet is slow to take the voucher: a correction
+    now is too late; the voucher goes out with the record the consent was given on."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas", region="AST")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    product.world.fail("wallet", status=500, times=3)
+    assert await product.reply(cycle, "21*1") == "consent"
+
+    answer = await _send(product, rules, month, citizen.model_copy(update={"region": "KAR"}))
+
+    assert answer["rejected"] == [{"iin": citizen.iin, "reason": "too_late_to_correct"}]
+    await product.env.sleep(MINUTE)  # past the wallet's retries
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+    assert status.region == "AST"
 
 
 async def test_the_same_record_re_sent_is_no_correction(product: Product) -> None:

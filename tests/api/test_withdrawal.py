@@ -91,17 +91,7 @@ async def test_a_listed_citizen_whose_cycle_has_not_started_is_withdrawn(
     its cycle exists, ends WITHDRAWN, and a later start or re-send starts nothing more."""
     month, rules = await product.next_month("gas")
     citizen = product.citizen("gas")
-    engine = create_engine(product.settings.database_url)
-    async with create_sessions(engine)() as session:
-        ref = citizen_ref(product.settings.pseudonym_key, citizen.iin)
-        await add_listings(
-            session,
-            program="gas",
-            month=month,
-            citizens=[(ref, citizen)],
-            listed_at=await product.now(),
-        )
-    await engine.dispose()
+    await _pending(product, "gas", month, citizen)
 
     answer = await _withdraw(product, "gas", month, citizen)
 
@@ -115,8 +105,43 @@ async def test_a_listed_citizen_whose_cycle_has_not_started_is_withdrawn(
     assert product.sms(citizen) == []
 
 
+async def test_a_withdrawn_listing_not_started_is_never_looked_up_as_no_phone(
+    product: Product,
+) -> None:
+    """A citizen without a phone, withdrawn before the intake started their cycle: the cycle
+    ends WITHDRAWN, not NO_PHONE, nothing goes to SDU's journal, and asked again it is 200."""
+    month, _ = await product.next_month("gas")
+    citizen = product.citizen("gas", with_phone=False)
+    await _pending(product, "gas", month, citizen)
+
+    first = await _withdraw(product, "gas", month, citizen)
+    cycle = product.handle("gas", month, citizen)
+    await product.state_becomes(cycle, CycleState.WITHDRAWN)
+    await cycle.result()
+    again = await _withdraw(product, "gas", month, citizen)
+
+    for answer in (first, again):
+        assert (answer.status_code, answer.json()) == (200, {"state": "WITHDRAWN"})
+    assert product.world.journal == []
+
+
 async def test_withdrawing_someone_never_listed_is_404(product: Product) -> None:
     """A citizen SDU never listed for the month: 404 ``not_listed``."""
     month, _ = await product.next_month("gas")
     answer = await _withdraw(product, "gas", month, product.citizen("gas"))
     assert (answer.status_code, answer.json()["error"]) == (404, "not_listed")
+
+
+async def _pending(product: Product, program: str, month: str, citizen: Citizen) -> None:
+    """List ``citizen`` in the database only, as if the intake's signal had been lost."""
+    engine = create_engine(product.settings.database_url)
+    async with create_sessions(engine)() as session:
+        ref = citizen_ref(product.settings.pseudonym_key, citizen.iin)
+        await add_listings(
+            session,
+            program=program,
+            month=month,
+            citizens=[(ref, citizen)],
+            listed_at=await product.now(),
+        )
+    await engine.dispose()

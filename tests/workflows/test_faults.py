@@ -131,6 +131,33 @@ async def test_a_gateway_down_until_the_deadline_sends_nothing_late(product: Pro
     assert product.world.requests["sms"] == days  # one try a day, none after the deadline
 
 
+async def test_a_reminder_the_gateway_holds_back_is_dropped_once_the_citizen_consents(
+    product: Product,
+) -> None:
+    """The gateway refusing the reminder until the night; the citizen consents meanwhile: the
+    reminder is called off, the voucher and confirmation go out at once, no reminder later."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    await product.sleep_until(calendar.send_moment(rules, month) + MINUTE)
+    status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    requested = next(e.at for e in status.history if e.event == "consent_requested")
+    due = calendar.reminder_due(rules, requested)
+    product.world.fail("sms", status=429, times=1, retry_after=13 * 3600)
+
+    await product.sleep_until(due + MINUTE)
+    await eventually(_counter(product, "sms"), lambda n: n == 2)
+    await product.sleep_until(due + timedelta(hours=2))
+    assert await product.reply(cycle, "21*1") == "consent"
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+    await eventually(_kinds(product, citizen), lambda kinds: kinds[-1:] == ["confirmation"])
+    await product.sleep_until(due + timedelta(days=1, hours=1))
+
+    assert product.sms(citizen) == ["consent_request", "confirmation"]
+    events = [(e.event, e.detail.get("kind")) for e in (await product.status(cycle)).history]
+    assert ("sms_not_sent", "reminder") in events and ("reminded", None) not in events
+
+
 async def test_wallet_errors_still_give_one_voucher(product: Product) -> None:
     """The wallet answering 500 three times: retried, one voucher, issued once."""
     month, rules = await product.next_month("gas")

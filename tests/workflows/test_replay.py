@@ -71,7 +71,7 @@ async def test_no_phone_cycle_replays(product: Product) -> None:
 
 
 async def test_every_patch_is_recorded_in_the_cycles_first_task(product: Product) -> None:
-    """A new cycle records its four patch markers before its first local activity: none is
+    """A new cycle records its patch markers before its first local activity: none is
     decided just after one, where a replay could miss it (docs/CHANGING-WORKFLOWS.md)."""
     cycle, _ = await _gas_consent(product)
     events = [event async for event in cycle.fetch_history_events()]
@@ -83,7 +83,7 @@ async def test_every_patch_is_recorded_in_the_cycles_first_task(product: Product
         for e in events
         if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     )
-    assert len(patches) == 4
+    assert len(patches) == 5
     assert max(patches) < first_la
 
 
