@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
-from api import codec, consumption, recipients, reports, sms, vouchers
+from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
 from models.codec import EncryptionCodec, parse_keys
@@ -65,6 +65,6 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (recipients, sms, vouchers, consumption, reports, codec):
+    for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
         app.include_router(module.router)
     return app

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from temporalio.client import Client
 
+from api.errors import ApiError
 from models.codec import EncryptionCodec
 from models.db import Sessions
-from models.programs import ProgramBook
+from models.programs import PROGRAMS, ProgramBook, ProgramVersion
 from models.reference import Reference
 from models.settings import Settings
+from rules import calendar
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,18 @@ def deps(request: Request) -> ApiDeps:
     """The process's dependencies, for a route."""
     found: ApiDeps = request.app.state.deps
     return found
+
+
+def program_rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:
+    """The program version a request about ``program``'s ``month`` runs under, or the
+    contract's refusal: 404 ``unknown_program``, 409 ``list_closed`` outside its period."""
+    if program not in PROGRAMS:
+        raise ApiError(404, "unknown_program", f"no program {program!r}; known: gas, food")
+    try:
+        calendar.month_end(month)
+        rules = api.programs.for_month(program, month)
+    except ValueError:
+        rules = None
+    if rules is None:
+        raise ApiError(409, "list_closed", f"no {program} program version covers {month}")
+    return rules

@@ -3,7 +3,8 @@
 Orchestration only: every date comes from ``rules.calendar`` applied to ``workflow.now()``, every
 side effect is an activity. The cycle's rules arrive resolved in its input, so a definition edited
 mid-month never changes a cycle already running. What happens to an issued voucher is in
-``gas_voucher`` and ``food_voucher``; the shared machinery in ``cycle_machinery``.
+``gas_voucher`` and ``food_voucher``, SDU's corrections and withdrawals in ``list_changes``, the
+shared machinery in ``cycle_machinery``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bmg import Bmg, PhoneLookup
@@ -20,24 +20,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.sdu import JournalEntry, Sdu
     from activities.wallet import VoucherIssue, Wallet
     from models.cycle import (
-        ACTIVATED_STATES,
         AWAITING_STATES,
-        FINAL_STATES,
-        Correction,
         CycleInput,
         CycleState,
         CycleStatus,
         Reply,
         ReplyOutcome,
         ReplyResult,
-        Withdrawal,
     )
-    from models.search import REGION
     from rules import calendar
     from rules.replies import parse_reply
     from workflows.cycle_machinery import SMS_WITHIN_WINDOW
     from workflows.food_voucher import FoodVoucher
     from workflows.gas_voucher import GasVoucher
+    from workflows.list_changes import ListChanges
 
 # Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
 CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
@@ -51,7 +47,7 @@ PATCHES_AT_START = "patches-decided-at-start"
 
 
 @workflow.defn(name="CitizenCycle")
-class CitizenCycle(GasVoucher, FoodVoucher):
+class CitizenCycle(GasVoucher, FoodVoucher, ListChanges):
     """The monthly cycle of SPEC.md §3 for one citizen, one program, one month."""
 
     @workflow.init
@@ -324,58 +320,3 @@ class CitizenCycle(GasVoucher, FoodVoucher):
             ),
         )
         await self._enter(CycleState.VOUCHER_ISSUED, "voucher_issued", because=because)
-
-    # --- correction --------------------------------------------------------------------------
-
-    @workflow.update
-    async def correct(self, correction: Correction) -> CycleState:
-        """SDU corrected the citizen's record before the voucher: the cycle goes on with it (the
-        language of the next SMS, the region, a food voucher's value by the family's size)."""
-        self._may_correct(correction)
-        before = self._cycle.citizen.model_dump()
-        changed = sorted(k for k, v in correction.citizen.model_dump().items() if before[k] != v)
-        self._cycle = self._cycle.model_copy(
-            update={
-                "citizen": correction.citizen,
-                "voucher_amount_kzt": correction.voucher_amount_kzt,
-            }
-        )
-        self._log("corrected", fields=", ".join(changed))
-        workflow.upsert_search_attributes([REGION.value_set(correction.citizen.region)])
-        await self._record()
-        return self._state
-
-    @correct.validator
-    def _may_correct(self, correction: Correction) -> None:
-        if correction.citizen.iin != self._cycle.citizen.iin:
-            raise ApplicationError("the correction names another citizen", type="another_citizen")
-        # Until the voucher is on its way: after a consent (or one on file) it is being issued
-        # with the record the cycle holds, however long the wallet takes.
-        unissued = self._state == CycleState.SCHEDULED or self._state in AWAITING_STATES
-        undecided = self._decision is None and not self._consented_before
-        if self._withdrawn or not unissued or not undecided:
-            raise ApplicationError(
-                f"the cycle is {self._state}: too late to correct", type="too_late_to_correct"
-            )
-
-    # --- withdrawal --------------------------------------------------------------------------
-
-    @workflow.update
-    async def withdraw(self, withdrawal: Withdrawal) -> CycleState:
-        """SDU removed the citizen from the list: the cycle ends ``WITHDRAWN``. Asked again
-        (SDU retrying a call whose answer it lost), it answers the same."""
-        async with self._lock:  # an activation in flight decides first
-            self._may_withdraw(withdrawal)
-            if not self._withdrawn:
-                self._withdrawn = True
-                self._log("withdrawal_requested", reason=withdrawal.reason)
-            return CycleState.WITHDRAWN
-
-    @withdraw.validator
-    def _may_withdraw(self, withdrawal: Withdrawal) -> None:
-        if self._withdrawn:
-            return
-        if self._state in ACTIVATED_STATES:
-            raise ApplicationError("the voucher is already activated", type="already_activated")
-        if self._state in FINAL_STATES:
-            raise ApplicationError(f"the cycle already ended {self._state}", type="already_final")
