@@ -29,8 +29,8 @@ outside systems; ``workers.embedded``), in this order:
 4. Memory: the peak RSS of this process (``resource.getrusage``), which holds the worker, the API,
    the simulators and the benchmark itself; the dev server is a separate process, not counted.
 
-The default (20,000 citizens) takes about half an hour on two busy cores; ``-n 5000`` about six
-minutes (the README's figures).
+The default (20,000 citizens) takes about twelve minutes on two quiet cores (the README's
+figures), longer on busy ones.
 """
 
 from __future__ import annotations
