@@ -151,8 +151,6 @@ def _create_all_of_old(connection: Connection) -> None:
         if table.name == "redemptions":
             continue
         copy = table.to_metadata(old)
-        if table.name == "listings":  # revision 0003's column
-            copy._columns.remove(copy.c.fingerprint)
         for column in copy.columns:
             if isinstance(getattr(column.type, "impl", column.type), DateTime):
                 column.type = DateTime()
@@ -162,6 +160,7 @@ def _create_all_of_old(connection: Connection) -> None:
             column_name = _INDEXED_BEFORE_0002[table.name]
             Index(f"ix_{table.name}_{column_name}", copy.c[column_name])
     old.create_all(connection)
+    connection.execute(text("ALTER TABLE listings DROP COLUMN fingerprint"))  # revision 0003's
 
 
 async def test_revision_0002_keeps_the_rows_and_goes_back_and_forth(database_url: str) -> None:
