@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch: program-period consent is looked up at the send moment (docs/CHANGING-WORKFLOWS.md).
 CONSENT_ON_FILE_AT_SEND = "consent-on-file-at-send-moment"
+# Patch: the voucher is in the wallet before the confirmation SMS tells the citizen so.
 VOUCHER_BEFORE_CONFIRMATION = "voucher-before-confirmation"
 # Patch: a citizen withdrawn before or during the phone check ends WITHDRAWN, never NO_PHONE.
 WITHDRAWAL_BEFORE_PHONE_CHECK = "withdrawal-before-phone-check"
