@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import tempfile
 import time
@@ -43,6 +42,7 @@ from rules import calendar
 from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
+from simulators.embedded import free_ports
 from simulators.state import Account, World
 from workers import product_client, setup_namespace
 from workers.embedded import run_embedded
@@ -65,13 +65,6 @@ def rules_open_now() -> tuple[str, ProgramVersion]:
             "sending_window": SendingWindow(opens=clock(0), closes=clock(23, 59, 59)),
         }
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:
@@ -196,8 +189,8 @@ async def raw_updates(client: Client, n: int, in_flight: int) -> tuple[float, li
 async def run(n: int, in_flight: int) -> None:
     quiet_core_logs()
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        async with temporal_dev_server(data, port=free_port(), ui_port=free_port()) as address:
+        data, (port, ui_port) = Path(tmp), free_ports(2)
+        async with temporal_dev_server(data, port=port, ui_port=ui_port) as address:
             client = await Client.connect(address)
             await setup_namespace(client)
             settings = Settings(

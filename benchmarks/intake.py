@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import json
 import resource
-import socket
 import statistics
 import tempfile
 import time
@@ -74,6 +73,7 @@ from models.settings import Settings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
+from simulators.embedded import free_ports
 from simulators.signing import sign
 from simulators.state import World
 from workers import setup_namespace
@@ -127,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
     # Enough citizens for the webhook's replies (every 10th has no phone), then N to list.
     first = -(-args.replies * 10 // 9)
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
-        port, ui_port = _free_ports(2)
+        port, ui_port = free_ports(2)
         async with temporal_dev_server(Path(tmp) / "temporal", port=port, ui_port=ui_port) as at:
             client = await Client.connect(at)
             await setup_namespace(client)
@@ -325,17 +325,6 @@ async def _until(count: Callable[[], Awaitable[int]], expected: int, what: str) 
         if waited > WAIT_LIMIT_S:
             raise RuntimeError(f"{what}: {found} of {expected} after {WAIT_LIMIT_S:.0f} s")
         await asyncio.sleep(max(0.25, waited / 50))
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _print(

@@ -11,6 +11,18 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
+def free_ports(count: int = 1) -> list[int]:
+    """``count`` distinct ports free on loopback now (each held until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 class _EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves the host process's signal handlers alone."""
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,6 +30,7 @@ from rules import calendar
 from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
+from simulators.embedded import free_ports
 from simulators.servers import run_simulators
 from simulators.state import World
 from workers.stack import temporal_dev_server
@@ -179,13 +179,6 @@ def sms_kinds(world: World, phone: str) -> list[str]:
     return [m.idempotency_key.rsplit(":", 1)[1] for m in world.sent_to(phone)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def simulated(world: World, settings: Settings) -> AsyncIterator[Settings]:
     """The outside systems' simulators on loopback; yields ``settings`` pointing at them."""
@@ -277,7 +270,7 @@ class DevServer:
 
     def __init__(self, data: Path) -> None:
         self._data = data
-        self.port, self._ui_port = free_port(), free_port()
+        self.port, self._ui_port = free_ports(2)
         self._running: contextlib.AsyncExitStack | None = None
 
     async def start(self) -> str:

@@ -12,7 +12,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -23,6 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from simulators.embedded import free_ports
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def running_cluster() -> Iterator[Cluster]:
 
     try:
         run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        port = _free_port()
+        (port,) = free_ports()
         options = (
             f"-k {folder} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off"
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -138,10 +139,3 @@ def running_cluster() -> Iterator[Cluster]:
 def _runuser() -> str | None:
     # In /usr/sbin, which a non-login root shell may not have on its PATH.
     return shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
