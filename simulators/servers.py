@@ -33,6 +33,10 @@ class SimulatorURLs:
             "FOOD_PROVIDER_URL": self.food_provider_url,
         }
 
+    def as_settings(self) -> dict[str, str]:
+        """The URLs under the product's settings' field names, for ``Settings.model_copy``."""
+        return {name.lower(): url for name, url in self.as_env().items()}
+
 
 @contextlib.asynccontextmanager
 async def run_simulators(

@@ -44,9 +44,7 @@ async def run_embedded(
         webhook_url=None,
         webhook_secret=settings.sms_webhook_secret,
     ) as urls:
-        settings = settings.model_copy(
-            update={name.lower(): url for name, url in urls.as_env().items()}
-        )
+        settings = settings.model_copy(update=urls.as_settings())
         app = create_app(client, settings)
         async with app.router.lifespan_context(app), serve(app) as api_url:
             world.webhook_url = f"{api_url}/v1/sms/inbound"

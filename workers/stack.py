@@ -124,12 +124,7 @@ async def run(args: argparse.Namespace) -> None:
             ports=ports,
         ) as urls,
     ):
-        settings = settings.model_copy(
-            update={
-                "temporal_address": address,
-                **{name.lower(): url for name, url in urls.as_env().items()},
-            }
-        )
+        settings = settings.model_copy(update={"temporal_address": address, **urls.as_settings()})
         client = await Client.connect(address, namespace=settings.temporal_namespace)
         await setup_namespace(client)
         await ensure_schedules(client, settings)

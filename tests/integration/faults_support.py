@@ -188,7 +188,7 @@ async def simulated(world: World, settings: Settings) -> AsyncIterator[Settings]
         webhook_url=None,
         webhook_secret=settings.sms_webhook_secret,
     ) as urls:
-        yield settings.model_copy(update={name.lower(): url for name, url in urls.as_env().items()})
+        yield settings.model_copy(update=urls.as_settings())
 
 
 class WorkerProcess:
