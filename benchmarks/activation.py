@@ -21,7 +21,6 @@ import tempfile
 import time
 import uuid
 from datetime import datetime
-from datetime import time as clock
 from pathlib import Path
 
 import httpx
@@ -35,7 +34,6 @@ from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
 from models.cycle import Citizen, CycleState, Reply, cycle_id
 from models.db import create_engine, create_sessions
-from models.programs import ProgramVersion, SendingWindow, load_programs
 from models.records import CycleRecord, VoucherRecord
 from models.settings import Settings
 from rules import calendar
@@ -45,26 +43,8 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
 from workers import product_client, setup_namespace
-from workers.embedded import run_embedded
+from workers.embedded import rules_due_now, run_embedded
 from workers.stack import temporal_dev_server
-
-
-def rules_open_now() -> tuple[str, ProgramVersion]:
-    """This month, and gas rules whose consent request is due now and activation open now."""
-    now = datetime.now(calendar.ALMATY)
-    month = calendar.month_of(now)
-    latest = [v for v in load_programs().versions if v.program == "gas"][-1]
-    return month, latest.model_copy(
-        update={
-            "effective_from": calendar.month_start(month).date(),
-            "effective_until": None,
-            "send_day": now.day,
-            "consent_deadline_day": None,
-            "activation_from_day": 1,
-            "activation_until_day": None,
-            "sending_window": SendingWindow(opens=clock(0), closes=clock(23, 59, 59)),
-        }
-    )
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:
@@ -93,7 +73,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def prepare(client: Client, settings: Settings, world: World, n: int) -> list[str]:
     """N gas vouchers issued and not activated; returns their IDs."""
-    month, rules = rules_open_now()
+    month, rules = rules_due_now()
     people = sample_cohort(n, 11, program="gas")
     for person in people:
         world.subscribers[person["iin"]] = person["phone"]

@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api import create_app
+from models.programs import ProgramVersion, SendingWindow, load_programs
 from models.settings import Settings
+from rules import calendar
 from simulators.embedded import serve
 from simulators.servers import run_simulators
 from simulators.state import World
@@ -27,6 +30,26 @@ class Embedded:
     settings: Settings
     world: World
     api_url: str
+
+
+def rules_due_now(program: str = "gas", *, opens: time = time(0)) -> tuple[str, ProgramVersion]:
+    """This month, and a version of ``program`` whose moments are now, for runs in real time
+    on a dev server: the send day is today (Asia/Almaty), the consent and activation windows
+    run to the month's end, and the sending window from ``opens`` to the end of the day."""
+    now = datetime.now(calendar.ALMATY)
+    month = calendar.month_of(now)
+    latest = [v for v in load_programs().versions if v.program == program][-1]
+    return month, latest.model_copy(
+        update={
+            "effective_from": calendar.month_start(month).date(),
+            "effective_until": None,
+            "send_day": now.day,
+            "consent_deadline_day": None,
+            "activation_from_day": 1,
+            "activation_until_day": None,
+            "sending_window": SendingWindow(opens=opens, closes=time(23, 59, 59)),
+        }
+    )
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from activities.cycles import start_cycle
 from models.cycle import Citizen, CycleState, CycleStatus, cycle_id
-from models.programs import ProgramVersion, SendingWindow, load_programs
+from models.programs import ProgramVersion
 from models.settings import Settings
 from rules import calendar
 from rules.listing import prepare_cycle
@@ -33,6 +33,7 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.servers import run_simulators
 from simulators.state import World
+from workers.embedded import rules_due_now
 from workers.stack import temporal_dev_server
 
 T = TypeVar("T")
@@ -58,19 +59,7 @@ def rules_for_now(
     opens = time(0)
     if opens_in is not None:
         opens = (now + opens_in).time().replace(microsecond=0)
-    latest = [v for v in load_programs().versions if v.program == program][-1]
-    rules = latest.model_copy(
-        update={
-            "effective_from": calendar.month_start(month).date(),
-            "effective_until": None,
-            "send_day": now.day,
-            "consent_deadline_day": None,
-            "activation_from_day": 1,
-            "activation_until_day": None,
-            "sending_window": SendingWindow(opens=opens, closes=time(23, 59, 59)),
-        }
-    )
-    return month, rules
+    return rules_due_now(program, opens=opens)
 
 
 def enlist(world: World, n: int, *, program: str = "gas", seed: int = 1) -> list[Citizen]:
