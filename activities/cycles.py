@@ -10,7 +10,12 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -198,10 +203,10 @@ async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> Re
         )
     except (RPCError, WorkflowUpdateFailedError) as error:
         # Closed before or while the reply was taken (expired, refused, settled).
-        status = await _status(client, workflow_id)
-        if status is None:
+        described = await _described(client, workflow_id)
+        if described is None:
             return "no_cycle"
-        if status != WorkflowExecutionStatus.RUNNING:
+        if described.status != WorkflowExecutionStatus.RUNNING:
             return "late"
         raise error
     return outcome.result
@@ -249,12 +254,9 @@ async def correct_cycle(client: Client, *, workflow_id: str, correction: Correct
 async def _judge_closed(client: Client, workflow_id: str) -> WithdrawalVerdict:
     """The verdict on a withdrawal of a closed cycle, from the state it closed in (its search
     attribute, readable without a worker)."""
-    try:
-        described = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as missing:
-        if missing.status == RPCStatusCode.NOT_FOUND:
-            return "no_cycle"
-        raise
+    described = await _described(client, workflow_id)
+    if described is None:
+        return "no_cycle"
     state = described.typed_search_attributes.get(CYCLE_STATE)
     if state == CycleState.WITHDRAWN:
         return "WITHDRAWN"
@@ -263,11 +265,12 @@ async def _judge_closed(client: Client, workflow_id: str) -> WithdrawalVerdict:
     return "already_final"
 
 
-async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+async def _described(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
+    """The cycle as the server describes it, or None if there is none (never started, or
+    gone with the namespace's retention)."""
     try:
-        described = await client.get_workflow_handle(workflow_id).describe()
+        return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as missing:
         if missing.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
-    return described.status
