@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from models.programs import ReplyCodes
 
-__all__ = ["Reply", "parse_reply"]
+__all__ = ["ReplyMeaning", "parse_reply"]
 
-Reply = Literal["agree", "refuse", "unrecognised"]
+ReplyMeaning = Literal["agree", "refuse", "unrecognised"]
 
 
 def _squeeze(text: str) -> str:
     return "".join(text.split())
 
 
-def parse_reply(text: str, codes: ReplyCodes) -> Reply:
+def parse_reply(text: str, codes: ReplyCodes) -> ReplyMeaning:
     """Classify a reply against the program's reply codes.
 
     Whitespace anywhere is ignored (``" 21 * 1 "`` is ``21*1``): phones and people add it.

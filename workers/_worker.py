@@ -28,7 +28,7 @@ from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
 from workflows import WORKFLOWS
-from workflows.cycle_machinery import sms_queue
+from workflows.cycle_steps import sms_queue
 from workflows.month_intake import intake_queue
 
 # Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.

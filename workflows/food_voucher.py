@@ -1,7 +1,8 @@
 """A food voucher after it is issued: activation, purchases from its balance, month-end lapse.
 
-SPEC.md §3 steps 6-7 for ``food``: the wallet's activation and each shop's purchase are updates,
-so the shop learns the remaining balance at once; a purchase repeated is answered the same.
+SPEC.md §3 steps 6-7 for ``food``. The cycle holds one :class:`FoodVoucher` and hands it the
+wallet's activation and each shop's purchase (updates, so the shop learns the remaining balance
+at once; a purchase repeated is answered the same), and, at the month's end, the lapse.
 """
 
 from __future__ import annotations
@@ -12,85 +13,95 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.records import ActivationAct, Records, RedemptionAct
     from models.cycle import CycleState
-    from models.voucher import Activated, FoodActivation, Purchase, Redeemed
+    from models.voucher import Activated, Purchase, Redeemed
     from rules import calendar
-    from workflows.cycle_machinery import CycleMachinery
+    from workflows.cycle_steps import CycleSteps
 
 ACTIVATABLE = frozenset({CycleState.VOUCHER_ISSUED, CycleState.ACTIVATED})
 
 
-class FoodVoucher(CycleMachinery):
-    """The updates of a food voucher, and its close at the end of the month."""
+class FoodVoucher:
+    """The life of an issued food voucher, driven by its cycle."""
 
-    @workflow.update
-    async def activate(self, activation: FoodActivation) -> Activated:
-        """The citizen activated the voucher: its balance is the voucher's amount."""
-        async with self._lock:
-            if self._state != CycleState.ACTIVATED:
-                self._balance = self._cycle.voucher_amount_kzt or 0
-                await self._call(
+    def __init__(self, steps: CycleSteps) -> None:
+        self._steps = steps
+        self.balance_kzt: int | None = None
+        self._answered: dict[str, Redeemed] = {}  # purchase_id → the answer it got
+
+    # --- activation (SPEC.md §3 step 6) ------------------------------------------------------
+
+    def may_activate(self) -> None:
+        self._steps.activation_open(ACTIVATABLE)
+
+    async def activate(self) -> Activated:
+        """Activate the voucher: its balance is the voucher's amount."""
+        steps = self._steps
+        async with steps.lock:
+            if steps.state != CycleState.ACTIVATED:
+                self.balance_kzt = steps.cycle.voucher_amount_kzt or 0
+                await steps.call(
                     Records.record_activation,
-                    ActivationAct(voucher_id=self._voucher_id, at=workflow.now()),
+                    ActivationAct(voucher_id=steps.voucher_id, at=workflow.now()),
                 )
-                await self._enter(CycleState.ACTIVATED, "activated")
-            return Activated(balance_kzt=self._balance)
+                await steps.enter(CycleState.ACTIVATED, "activated")
+            return Activated(balance_kzt=self.balance_kzt)
 
-    @activate.validator
-    def _may_activate(self, activation: FoodActivation) -> None:
-        self._activation_open(ACTIVATABLE)
+    # --- purchases (SPEC.md §3 step 7) -------------------------------------------------------
 
-    @workflow.update
+    def may_redeem(self, purchase: Purchase) -> None:
+        if purchase.purchase_id not in self._answered:
+            self._check(purchase)
+
     async def redeem(self, purchase: Purchase) -> Redeemed:
-        """A shop's payment: drawn from the balance once, whatever the retries."""
-        async with self._lock:
-            if purchase.purchase_id in self._purchases:
-                return self._purchases[purchase.purchase_id]
-            self._check_purchase(purchase)
-            goods_kzt = purchase.goods_kzt  # computed before any state changes
-            assert self._balance is not None
-            self._balance -= purchase.discount_kzt
-            answer = Redeemed(balance_kzt=self._balance)
-            self._purchases[purchase.purchase_id] = answer
-            self._log(
+        """Draw a shop's purchase from the balance once, whatever the retries."""
+        steps = self._steps
+        async with steps.lock:
+            if purchase.purchase_id in self._answered:
+                return self._answered[purchase.purchase_id]
+            self._check(purchase)
+            assert self.balance_kzt is not None
+            self.balance_kzt -= purchase.discount_kzt
+            answer = Redeemed(balance_kzt=self.balance_kzt)
+            self._answered[purchase.purchase_id] = answer
+            steps.log(
                 "redeemed",
                 purchase_id=purchase.purchase_id,
                 shop_id=purchase.shop_id,
                 discount_kzt=str(purchase.discount_kzt),
-                balance_kzt=str(self._balance),
+                balance_kzt=str(self.balance_kzt),
             )
-            await self._call(
+            await steps.call(
                 Records.record_redemption,
                 RedemptionAct(
                     purchase_id=purchase.purchase_id,
-                    voucher_id=self._voucher_id,
-                    program=self._cycle.program,
-                    month=self._cycle.month,
-                    region=self._cycle.citizen.region,
+                    voucher_id=steps.voucher_id,
+                    program=steps.cycle.program,
+                    month=steps.cycle.month,
+                    region=steps.cycle.citizen.region,
                     shop_id=purchase.shop_id,
                     discount_kzt=purchase.discount_kzt,
-                    goods_kzt=goods_kzt,
+                    goods_kzt=purchase.goods_kzt,
                     at=workflow.now(),
                     balance_after_kzt=answer.balance_kzt,
                 ),
             )
             return answer
 
-    @redeem.validator
-    def _may_redeem(self, purchase: Purchase) -> None:
-        if purchase.purchase_id not in self._purchases:
-            self._check_purchase(purchase)
-
-    def _check_purchase(self, purchase: Purchase) -> None:
-        if workflow.now() >= calendar.month_end(self._cycle.month):
+    def _check(self, purchase: Purchase) -> None:
+        steps = self._steps
+        if workflow.now() >= calendar.month_end(steps.cycle.month):
             raise ApplicationError("the voucher has lapsed", type="voucher_closed")
-        if self._state != CycleState.ACTIVATED or self._balance is None:
-            raise ApplicationError(f"the voucher is {self._state}", type="not_activated")
-        if purchase.discount_kzt > self._balance:
+        if steps.state != CycleState.ACTIVATED or self.balance_kzt is None:
+            raise ApplicationError(f"the voucher is {steps.state}", type="not_activated")
+        if purchase.discount_kzt > self.balance_kzt:
             raise ApplicationError(
-                f"the balance is {self._balance} tenge", type="insufficient_balance"
+                f"the balance is {self.balance_kzt} tenge", type="insufficient_balance"
             )
 
-    async def _close_food(self) -> None:
+    # --- month end ---------------------------------------------------------------------------
+
+    async def use(self) -> None:
         """Month end: the unspent balance lapses and the wallet is told."""
-        await self._notify_wallet("closed", lapsed_kzt=self._balance or 0)
-        await self._enter(CycleState.CLOSED, "closed", lapsed_kzt=str(self._balance or 0))
+        lapsed = self.balance_kzt or 0
+        await self._steps.notify_wallet("closed", lapsed_kzt=lapsed)
+        await self._steps.enter(CycleState.CLOSED, "closed", lapsed_kzt=str(lapsed))

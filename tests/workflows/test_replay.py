@@ -70,23 +70,6 @@ async def test_no_phone_cycle_replays(product: Product) -> None:
     await _replay(await cycle.fetch_history(), product.settings.payload_keys)
 
 
-async def test_every_patch_is_recorded_in_the_cycles_first_task(product: Product) -> None:
-    """A new cycle records its patch markers before its first local activity: none is
-    decided just after one, where a replay could miss it (docs/CHANGING-WORKFLOWS.md)."""
-    cycle, _ = await _gas_consent(product)
-    events = [event async for event in cycle.fetch_history_events()]
-    patches = [
-        e.event_id for e in events if e.marker_recorded_event_attributes.marker_name == "core_patch"
-    ]
-    first_la = min(
-        e.event_id
-        for e in events
-        if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
-    )
-    assert len(patches) == 5
-    assert max(patches) < first_la
-
-
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     """A history recorded from an earlier version of the code replays on today's."""

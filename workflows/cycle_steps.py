@@ -1,0 +1,277 @@
+"""What every step of a citizen cycle does the same way, and the one object holding its state.
+
+``CitizenCycle`` owns a :class:`CycleSteps`; so do the voucher objects (``gas_voucher``,
+``food_voucher``) it hands the issued voucher to. Entering a state (seen in the Web UI, the
+database and the cycle's history), calling an outside system, texting the citizen inside the
+sending window and sleeping until a moment are written once, here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.workflow import ActivityCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from activities.records import CycleSnapshot, Records
+    from activities.sms_gateway import OutgoingSms, SmsGateway, SmsKind
+    from activities.wallet import VoucherNotice, Wallet
+    from models.cycle import CycleEvent, CycleInput, CycleState, voucher_id
+    from models.programs import ProgramVersion
+    from models.search import ATTENTION, CYCLE_STATE, REGION
+    from rules import calendar
+
+# Outside systems may be down for hours: keep retrying, backing off to every ten minutes. The
+# idempotency keys make every retry safe.
+PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
+CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
+ASK_TIMEOUT = timedelta(seconds=10)  # what a waiting caller (the wallet) is given at most
+RECORD_TIMEOUT = timedelta(seconds=10)
+
+Worker = TypeVar("Worker")  # the class holding an activity method
+Arg = TypeVar("Arg")
+Answer = TypeVar("Answer")
+Activity = Callable[[Worker, Arg], Awaitable[Answer]]
+
+
+def sms_queue(task_queue: str) -> str:
+    """The task queue of the SMS activity: the cycles' own, suffixed (rate-limited on its own)."""
+    return f"{task_queue}-sms"
+
+
+@dataclass
+class CycleProgress:
+    """Everything a cycle has learned so far, up to its voucher: the one mutable state of a
+    ``CitizenCycle`` (what happens to the voucher afterwards is its voucher object's)."""
+
+    cycle: CycleInput  # the citizen's record; SDU's correction replaces it
+    state: CycleState = CycleState.SCHEDULED
+    history: list[CycleEvent] = field(default_factory=list)
+    phone: str | None = None
+    phone_ref: str | None = None  # the phone's pseudonym: replies are routed by it
+    requesting: bool = False  # the consent request is on its way: replies count from now
+    decision: Literal["agree", "refuse"] | None = None
+    consented_before: bool = False  # a program-period consent on file from an earlier month
+    replies_seen: set[str] = field(default_factory=set)
+    withdrawn: bool = False
+    attention: str | None = None  # why ops should look (the Web UI filters on it)
+
+    @property
+    def decided(self) -> bool:
+        """The citizen answered (or SDU withdrew them): nothing more to ask."""
+        return self.decision is not None or self.withdrawn
+
+    @property
+    def kept(self) -> bool:
+        return not self.withdrawn
+
+
+class CycleSteps:
+    """The steps every part of a cycle takes the same way, over its :class:`CycleProgress`."""
+
+    def __init__(self, cycle: CycleInput) -> None:
+        self.progress = CycleProgress(cycle=cycle)
+        self.cycle_id = workflow.info().workflow_id
+        self.voucher_id = voucher_id(self.cycle_id)
+        # The wallet's requests on an issued voucher take turns, and the activation deadline
+        # waits for one in flight: a confirmation accepted at 23:59:59 completes.
+        self.lock = asyncio.Lock()
+
+    @property
+    def cycle(self) -> CycleInput:
+        return self.progress.cycle
+
+    @property
+    def rules(self) -> ProgramVersion:
+        return self.progress.cycle.rules
+
+    @property
+    def state(self) -> CycleState:
+        return self.progress.state
+
+    # --- what is seen of the cycle -----------------------------------------------------------
+
+    async def enter(self, state: CycleState, event: str | None = None, **detail: str) -> None:
+        """Move to ``state``: the history, the Web UI's ``CycleState`` and the database."""
+        self.progress.state = state
+        self.log(event or state.value.lower(), state=state.value, **detail)
+        workflow.logger.info("cycle %s", state.value)
+        workflow.set_current_details(f"**{state.value}** since {workflow.now():%Y-%m-%d %H:%M} UTC")
+        workflow.upsert_search_attributes([CYCLE_STATE.value_set(state.value)])
+        await self.record()
+
+    def flag(self, attention: str, **detail: str) -> None:
+        """Ask ops to look at this cycle: the Web UI filters on ``Attention``."""
+        self.progress.attention = attention
+        self.log("attention", reason=attention, **detail)
+        workflow.upsert_search_attributes([ATTENTION.value_set(attention)])
+
+    def moved_to(self, region: str) -> None:
+        """The citizen's region changed (SDU's correction): the Web UI filters on it."""
+        workflow.upsert_search_attributes([REGION.value_set(region)])
+
+    def log(self, event: str, **detail: str) -> None:
+        self.progress.history.append(CycleEvent(at=workflow.now(), event=event, detail=detail))
+
+    async def record(self) -> None:
+        """Keep the cycle's row current: reports and the routing of replies read it."""
+        cycle = self.cycle
+        await workflow.execute_local_activity_method(
+            Records.record_cycle,
+            CycleSnapshot(
+                cycle_id=self.cycle_id,
+                program=cycle.program,
+                month=cycle.month,
+                region=cycle.citizen.region,
+                state=self.state.value,
+                citizen_ref=cycle.citizen_ref,
+                voucher_id=self.voucher_id,
+                phone_ref=self.progress.phone_ref,
+                short_number=self.rules.short_number,
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=PATIENT,
+        )
+
+    # --- outside systems ---------------------------------------------------------------------
+
+    async def call(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
+        """Run an activity with the patient retry policy: it goes through, however late."""
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=PATIENT
+        )
+
+    async def ask(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
+        """Run an activity for a caller who is waiting (the wallet): a few tries within
+        ``ASK_TIMEOUT``, then a retryable refusal instead of an answer that never comes."""
+        try:
+            return await workflow.execute_activity_method(
+                activity,
+                arg,
+                schedule_to_close_timeout=ASK_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=4)),
+            )
+        except ActivityError as failed:
+            raise ApplicationError(
+                "an outside system did not answer; try again", type="temporarily_unavailable"
+            ) from failed
+
+    async def notify_wallet(self, kind: str, **detail: str | int) -> None:
+        """Tell the wallet what became of the voucher (expired, closed, its discount)."""
+        notice = VoucherNotice(voucher_id=self.voucher_id, type=kind, detail=dict(detail))
+        await self.call(Wallet.notify, notice)
+
+    # --- time --------------------------------------------------------------------------------
+
+    async def sleep_until(self, moment: datetime, summary: str, wake: Callable[[], bool]) -> bool:
+        """Sleep until ``moment``; return True early if ``wake()`` becomes true first."""
+        delay = moment - workflow.now()
+        if wake() or delay <= timedelta(0):
+            return wake()
+        try:
+            await workflow.wait_condition(wake, timeout=delay, timeout_summary=summary)
+        except TimeoutError:
+            return False
+        return True
+
+    def activation_open(self, states: frozenset[CycleState]) -> None:
+        """Refuse a wallet request outside the activation window or in another state."""
+        opens, closes = calendar.activation_window(self.rules, self.cycle.month)
+        if not opens <= workflow.now() < closes:
+            raise ApplicationError("outside the activation window", type="activation_closed")
+        if self.state not in states or self.progress.withdrawn:
+            raise ApplicationError(f"the voucher is {self.state}", type="voucher_not_issued")
+
+    # --- SMS ---------------------------------------------------------------------------------
+
+    async def send_sms(
+        self, kind: SmsKind, *, give_up_at: datetime, wanted: Callable[[], bool]
+    ) -> bool:
+        """Hand an SMS to the gateway inside the sending window; return whether it went.
+
+        A gateway down until the window closes does not make the citizen's phone ring at night:
+        the SMS waits for the next opening (the same idempotency key, so never twice). It is
+        dropped at ``give_up_at`` (the consent deadline, say), or as soon as it is no longer
+        ``wanted`` (the citizen has answered, SDU withdrew them): the cycle goes on at once.
+        """
+
+        def unwanted() -> bool:
+            return not wanted()
+
+        while True:
+            opens = calendar.into_window(workflow.now(), self.rules)
+            if opens >= give_up_at:
+                return self._not_sent(kind, "past its deadline")
+            if await self.sleep_until(opens, "sending window opens", unwanted):
+                return self._not_sent(kind, "no longer needed")
+            bound = min(calendar.window_closes(workflow.now(), self.rules), give_up_at)
+            outcome = await self._try_until(kind, bound, unwanted)
+            if outcome == "sent":
+                return True
+            if outcome == "unwanted":
+                return self._not_sent(kind, "no longer needed")
+            # Out of time for this window (or the gateway asked to wait beyond it).
+            self.log("sms_delayed", kind=kind, until="the next sending window")
+            if await self.sleep_until(bound, "sending window closes", unwanted):
+                return self._not_sent(kind, "no longer needed")
+
+    async def _try_until(
+        self, kind: SmsKind, bound: datetime, unwanted: Callable[[], bool]
+    ) -> Literal["sent", "out_of_time", "unwanted"]:
+        """One go at the gateway until ``bound``; the cycle stops waiting for it if the SMS
+        becomes unwanted. The activity is abandoned, not cancelled (a cancel racing its
+        completion fails the workflow task): the gateway may still take it, once (its key)."""
+        sending = asyncio.create_task(self._hand_to_gateway(kind, within=bound - workflow.now()))
+        await workflow.wait_condition(lambda: sending.done() or unwanted())
+        if not sending.done():
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ActivityError):
+                await sending
+            return "unwanted"
+        try:
+            sending.result()
+        except ActivityError as failed:
+            if failed.retry_state != RetryState.TIMEOUT:
+                raise
+            return "out_of_time"
+        return "sent"
+
+    def _not_sent(self, kind: SmsKind, reason: str) -> bool:
+        self.log("sms_not_sent", kind=kind, reason=reason)
+        return False
+
+    async def _hand_to_gateway(self, kind: SmsKind, *, within: timedelta) -> None:
+        text_kind: Literal["consent_request", "confirmation"] = (
+            "confirmation" if kind == "confirmation" else "consent_request"
+        )
+        assert self.progress.phone is not None, "an SMS is only sent after the phone check"
+        cycle = self.cycle
+        await workflow.execute_activity_method(
+            SmsGateway.send,
+            OutgoingSms(
+                cycle_id=self.cycle_id,
+                kind=kind,
+                sender=self.rules.short_number,
+                to=self.progress.phone,
+                text=self.rules.text(text_kind, cycle.citizen.lang),
+                program=cycle.program,
+                month=cycle.month,
+                region=cycle.citizen.region,
+                at=workflow.now(),
+            ),
+            task_queue=sms_queue(workflow.info().task_queue),
+            start_to_close_timeout=CALL_TIMEOUT,
+            schedule_to_close_timeout=within,
+            retry_policy=PATIENT,
+            cancellation_type=ActivityCancellationType.ABANDON,
+        )
+        self.log("sms_sent", kind=kind)
