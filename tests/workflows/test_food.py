@@ -359,3 +359,28 @@ async def _past_scheduled(product: Product, cycle: WorkflowHandle[Any, Any]) -> 
     return await eventually(
         lambda: product.status(cycle), lambda s: s.state != CycleState.SCHEDULED
     )
+
+
+async def test_a_voucher_activated_before_its_confirmation_sms_still_lives_its_month(
+    product: Product,
+) -> None:
+    """A consent at 21:30 issues the voucher at once while the confirmation SMS waits for 09:00;
+    a voucher activated in the wallet that night still lives its month and lapses at its end."""
+    month, rules = await product.next_month("food")
+    citizen = product.citizen("food")
+    cycle = await product.list(rules, month, citizen)
+    send = calendar.send_moment(rules, month)
+    await product.sleep_until(send + MINUTE)
+    await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+    await product.sleep_until(send.replace(hour=21, minute=30))
+    assert await product.reply(cycle, "21*1") == "consent"
+    status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+    async with product.api("wallet") as wallet:
+        activated = await wallet.post(f"/v1/vouchers/{status.voucher_id}/activate", json={})
+    assert activated.status_code == 200, activated.text
+
+    await product.sleep_until(send + timedelta(days=1, hours=1))
+    await product.sms_becomes(citizen, ["consent_request", "confirmation"])
+    await product.sleep_until(calendar.month_end(month) + MINUTE)
+    closed = await product.state_becomes(cycle, CycleState.CLOSED)
+    assert closed.balance_kzt == status.amount_kzt
