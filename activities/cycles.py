@@ -1,83 +1,65 @@
-"""The Temporal side of citizen cycles, as callers outside a workflow reach them: starting the
-listed citizens' cycles, delivering replies, withdrawing."""
+"""The month's fan-outs, which reach many cycles at once: starting the listed citizens' cycles,
+telling them of the hand-over, starting the hand-over itself.
+
+Temporal is the outside system here. The activities reach it through :class:`CycleStarts`, the
+few calls they need of ``client.cycles.CycleClient`` (which the worker passes in): the typed
+client sits above the workflows, and the workflows schedule these activities.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Literal
+from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlmodel import col, select
 from temporalio import activity
-from temporalio.client import (
-    Client,
-    WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from models.coordination import HandoverInput
-from models.cycle import (
-    ACTIVATED_STATES,
-    Citizen,
-    Correction,
-    CycleInput,
-    CycleState,
-    Reply,
-    ReplyOutcome,
-    ReplyResult,
-    Withdrawal,
-    cycle_id,
-)
+from models.cycle import Citizen, CycleInput
 from models.db import Sessions
-from models.programs import ProgramBook, ProgramVersion
 from models.records import AccountActivation
-from models.reference import Reference
-from models.search import CYCLE_STATE, cycle_attributes
 from models.store import pending_listings
-from models.voucher import HandedOver
-from rules.listing import prepare_cycle
-
-CYCLE_WORKFLOW = "CitizenCycle"
 
 
 class PendingCycles(BaseModel):
     program: str
     month: str
-    # The rules the intake screened the list by; absent in intakes started before it was passed.
-    rules: ProgramVersion | None = None
 
 
 class HandoverDone(BaseModel):
     month: str
 
 
+class CycleStarts(Protocol):
+    """What the fan-outs ask of Temporal (``client.cycles.CycleClient`` answers)."""
+
+    def cycle_input(
+        self,
+        program: str,
+        month: str,
+        *,
+        citizen: Citizen,
+        citizen_ref: str,
+        listed_at: datetime | None = None,
+    ) -> CycleInput: ...
+
+    async def start(self, cycle: CycleInput) -> bool: ...
+
+    async def start_handover(self, handover: HandoverInput) -> None: ...
+
+    async def tell_handed_over(self, cycle: str) -> None: ...
+
+
 class Cycles:
-    """Activities that reach many cycles at once: the fan-out of a month's list, the news of
-    the month's hand-over."""
+    """Activities that reach many cycles at once."""
 
     def __init__(
-        self,
-        client: Client,
-        sessions: Sessions,
-        *,
-        task_queue: str,
-        programs: ProgramBook,
-        reference: Reference,
-        send_spread: timedelta = timedelta(0),
-        page: int = 500,
-        concurrency: int = 64,
+        self, cycles: CycleStarts, sessions: Sessions, *, page: int = 500, concurrency: int = 64
     ) -> None:
-        self._client = client
+        self._cycles = cycles
         self._sessions = sessions
-        self._task_queue = task_queue
-        self._programs = programs
-        self._reference = reference
-        self._send_spread = send_spread
         self._page = page
         self._concurrency = asyncio.Semaphore(concurrency)
 
@@ -88,10 +70,6 @@ class Cycles:
         Pages through the database, heartbeating after each page, so a retried activity goes on
         where the last one stopped; a cycle started twice is refused by its deterministic ID.
         """
-        rules = pending.rules or self._programs.for_month(pending.program, pending.month)
-        if rules is None:
-            return 0
-        mrp = self._reference.mrp(int(pending.month[:4]))
         started = 0
         while True:
             async with self._sessions() as session:
@@ -101,14 +79,12 @@ class Cycles:
                 if not page:
                     return started
                 cycles = [
-                    prepare_cycle(
-                        rules,
-                        month=pending.month,
+                    self._cycles.cycle_input(
+                        pending.program,
+                        pending.month,
                         citizen=Citizen.model_validate_json(row.citizen or "{}"),
                         citizen_ref=row.citizen_ref,
-                        mrp_kzt=mrp,
                         listed_at=row.listed_at,
-                        send_spread=self._send_spread,
                     )
                     for row in page
                 ]
@@ -133,12 +109,7 @@ class Cycles:
 
         async def tell(cycle: str) -> None:
             async with self._concurrency:
-                handle = self._client.get_workflow_handle(cycle)
-                try:
-                    await handle.signal("handed_over", HandedOver())
-                except RPCError as error:
-                    if error.status != RPCStatusCode.NOT_FOUND:
-                        raise  # a closed cycle (withdrawn, settled) needs no news
+                await self._cycles.tell_handed_over(cycle)
 
         for start in range(0, len(cycle_ids), self._page):
             await asyncio.gather(*(tell(c) for c in cycle_ids[start : start + self._page]))
@@ -148,129 +119,8 @@ class Cycles:
     @activity.defn(name="cycles.start_handover")
     async def start_handover(self, handover: HandoverInput) -> None:
         """Start the gas month's hand-over workflow, unless it is already there."""
-        try:
-            await self._client.start_workflow(
-                "GasHandover",
-                handover,
-                id=f"handover-{handover.rules.program}-{handover.month}",
-                task_queue=self._task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"{handover.rules.program} hand-over {handover.month}",
-            )
-        except WorkflowAlreadyStartedError:
-            pass
+        await self._cycles.start_handover(handover)
 
     async def _start(self, cycle: CycleInput) -> bool:
         async with self._concurrency:
-            return await start_cycle(self._client, task_queue=self._task_queue, cycle=cycle)
-
-
-async def start_cycle(client: Client, *, task_queue: str, cycle: CycleInput) -> bool:
-    """Start the cycle of ``cycle.citizen``; False if that citizen's cycle already exists.
-
-    The workflow ID is deterministic and a duplicate is refused by Temporal itself, even after
-    the first cycle closed: a citizen listed twice in a month has one cycle, never two.
-    """
-    workflow_id = cycle_id(cycle.program, cycle.month, cycle.citizen_ref)
-    try:
-        await client.start_workflow(
-            CYCLE_WORKFLOW,
-            cycle,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=cycle_attributes(
-                cycle.program, cycle.month, cycle.citizen.region, CycleState.SCHEDULED.value
-            ),
-            static_summary=f"{cycle.program} voucher cycle {cycle.month}, region "
-            f"{cycle.citizen.region}",
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
-
-
-async def deliver_reply(client: Client, *, workflow_id: str, reply: Reply) -> ReplyResult:
-    """Hand an inbound SMS to its cycle and return what it meant.
-
-    A cycle that has already closed (expired, refused) cannot take it: the reply is ``late``.
-    """
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        outcome: ReplyOutcome = await handle.execute_update(
-            "reply", reply, result_type=ReplyOutcome
-        )
-    except (RPCError, WorkflowUpdateFailedError) as error:
-        # Closed before or while the reply was taken (expired, refused, settled).
-        described = await _described(client, workflow_id)
-        if described is None:
-            return "no_cycle"
-        if described.status != WorkflowExecutionStatus.RUNNING:
-            return "late"
-        raise error
-    return outcome.result
-
-
-WithdrawalVerdict = Literal["WITHDRAWN", "already_activated", "already_final", "no_cycle"]
-
-
-async def withdraw_cycle(client: Client, *, workflow_id: str) -> WithdrawalVerdict:
-    """Withdraw a cycle (SDU correction) and say how it went.
-
-    A cycle withdrawn before answers ``WITHDRAWN`` again, so SDU may retry a call whose answer
-    it lost. A cycle that has already closed is judged by the state it closed in.
-    """
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        await handle.execute_update("withdraw", Withdrawal(), result_type=CycleState)
-    except WorkflowUpdateFailedError as refused:
-        cause = refused.cause
-        if isinstance(cause, ApplicationError) and cause.type == "already_activated":
-            return "already_activated"
-        return "already_final"
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-        return await _judge_closed(client, workflow_id)
-    return "WITHDRAWN"
-
-
-async def correct_cycle(client: Client, *, workflow_id: str, correction: Correction) -> bool:
-    """Hand SDU's corrected record to the citizen's cycle; False if it is too late (the voucher
-    is issued, or the cycle has ended)."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        await handle.execute_update("correct", correction, result_type=CycleState)
-    except WorkflowUpdateFailedError:
-        return False
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-        return False  # closed
-    return True
-
-
-async def _judge_closed(client: Client, workflow_id: str) -> WithdrawalVerdict:
-    """The verdict on a withdrawal of a closed cycle, from the state it closed in (its search
-    attribute, readable without a worker)."""
-    described = await _described(client, workflow_id)
-    if described is None:
-        return "no_cycle"
-    state = described.typed_search_attributes.get(CYCLE_STATE)
-    if state == CycleState.WITHDRAWN:
-        return "WITHDRAWN"
-    if state in ACTIVATED_STATES:
-        return "already_activated"
-    return "already_final"
-
-
-async def _described(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    """The cycle as the server describes it, or None if there is none (never started, or
-    gone with the namespace's retention)."""
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as missing:
-        if missing.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
+            return await self._cycles.start(cycle)

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
+from client.cycles import CycleClient
 from models.codec import EncryptionCodec, parse_keys
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
@@ -31,14 +32,23 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         temporal = client or await connect(settings)
         engine = create_engine(settings.database_url)
         await create_schema(engine)
+        product = product_client(temporal, settings)
+        programs, reference = load_programs(), load_reference()
         app.state.deps = ApiDeps(
-            client=product_client(temporal, settings),
+            client=product,
             settings=settings,
             sessions=create_sessions(engine),
-            programs=load_programs(),
-            reference=load_reference(),
+            programs=programs,
+            reference=reference,
             tokens=settings.tokens_by_role(),
             codec=EncryptionCodec(parse_keys(settings.payload_keys)),
+            cycles=CycleClient(
+                product,
+                task_queue=settings.task_queue,
+                programs=programs,
+                reference=reference,
+                send_spread=settings.send_spread,
+            ),
         )
         try:
             yield

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
 from api.deps import ApiDeps, deps
@@ -57,10 +54,9 @@ async def report_consumption(
     gate = asyncio.Semaphore(64)
 
     async def deliver(reading: Reading) -> None:
-        async with gate, _settled_already_is_fine():
-            handle = api.client.get_workflow_handle(cycle_of[reading.account_number])
-            await handle.signal(
-                "consumption",
+        async with gate:
+            await api.cycles.report_consumption(
+                cycle_of[reading.account_number],
                 Consumption(
                     account_number=reading.account_number,
                     volume_m3=reading.volume_m3,
@@ -71,13 +67,3 @@ async def report_consumption(
     await asyncio.gather(*(deliver(r) for r in known))
     unknown = [n for n in numbers if n not in cycle_of]
     return ReadingsAnswer(accepted=len(known), unknown_accounts=unknown)
-
-
-@asynccontextmanager
-async def _settled_already_is_fine() -> AsyncIterator[None]:
-    # A provider re-sending a batch reaches cycles that have settled and closed since.
-    try:
-        yield
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise

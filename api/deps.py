@@ -8,6 +8,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.errors import ApiError
+from client.cycles import CycleClient
 from models.codec import EncryptionCodec
 from models.db import Sessions
 from models.programs import PROGRAMS, ProgramBook, ProgramVersion
@@ -25,6 +26,7 @@ class ApiDeps:
     reference: Reference
     tokens: dict[str, str]
     codec: EncryptionCodec
+    cycles: CycleClient
 
 
 def deps(request: Request) -> ApiDeps:

@@ -4,13 +4,11 @@ citizen; a record re-sent with other details corrects the cycle (called by the i
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
-from activities.cycles import correct_cycle, start_cycle, withdraw_cycle
 from api.auth import require
 from api.deps import ApiDeps, deps, program_rules
 from api.errors import ApiError
@@ -18,7 +16,6 @@ from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_i
 from models.programs import ProgramVersion
 from models.records import ListingRecord
 from models.store import find_listing, keep_digest
-from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
@@ -41,15 +38,14 @@ async def withdraw_recipient(
     started here, then withdrawn: the intake's fan-out may be starting it at this very moment,
     and whichever start wins, the withdrawal reaches the one cycle there is.
     """
-    rules = program_rules(api, program, month)
+    program_rules(api, program, month)  # 404 unknown_program, 409 outside its period
     ref = citizen_ref(api.settings.pseudonym_key, iin)
     async with api.sessions() as session:
         listing = await find_listing(session, program=program, month=month, citizen_ref=ref)
     if listing is None:
         raise ApiError(404, "not_listed", "this citizen is not listed for that month")
-    if listing.citizen is not None:
-        await start_listed(api, rules, month, listing)
-    verdict = await withdraw_cycle(api.client, workflow_id=cycle_id(program, month, ref))
+    unstarted = _unstarted(api, listing)
+    verdict = await api.cycles.withdraw(cycle_id(program, month, ref), unstarted=unstarted)
     if verdict == "already_activated":
         raise ApiError(409, "already_activated", "the citizen has already activated the voucher")
     if verdict == "already_final":
@@ -57,15 +53,6 @@ async def withdraw_recipient(
     if verdict == "no_cycle":
         raise ApiError(404, "not_listed", "no cycle of this citizen is kept for that month")
     return WithdrawalAnswer()
-
-
-async def start_listed(
-    api: ApiDeps, rules: ProgramVersion, month: str, listing: ListingRecord
-) -> bool:
-    """Start a listed citizen's cycle the intake has not started yet; False if it has."""
-    citizen = Citizen.model_validate_json(listing.citizen or "{}")
-    cycle = _cycle_input(api, rules, month, listing, citizen)
-    return await start_cycle(api.client, task_queue=api.settings.task_queue, cycle=cycle)
 
 
 async def correct_listed(
@@ -77,21 +64,25 @@ async def correct_listed(
     """Hand each corrected record to its cycle; return the IINs whose correction came too
     late (the voucher is issued, or being issued: the cycle keeps the earlier record).
 
-    A listing not started yet is started here with the corrected record, so that a fan-out
-    starting it at this moment with the earlier one cannot win unseen: then the update follows.
+    A listing not started yet is started here with the corrected record (update-with-start),
+    so that a fan-out starting it at this moment with the earlier one cannot win unseen: then
+    the correction follows.
     """
     gate = asyncio.Semaphore(32)  # corrections are few; a large batch of them, not all at once
 
     async def correct(listing: ListingRecord, citizen: Citizen, digest: str) -> str | None:
         async with gate:
-            cycle = _cycle_input(api, rules, month, listing, citizen)
-            if listing.citizen is not None and await start_cycle(
-                api.client, task_queue=api.settings.task_queue, cycle=cycle
-            ):
-                return None
+            cycle = api.cycles.cycle_input(
+                rules.program,
+                month,
+                citizen=citizen,
+                citizen_ref=listing.citizen_ref,
+                listed_at=listing.listed_at,
+            )
             correction = Correction(citizen=citizen, voucher_amount_kzt=cycle.voucher_amount_kzt)
             workflow_id = cycle_id(rules.program, month, listing.citizen_ref)
-            if not await correct_cycle(api.client, workflow_id=workflow_id, correction=correction):
+            unstarted = cycle if listing.citizen is not None else None
+            if not await api.cycles.correct(workflow_id, correction, unstarted=unstarted):
                 return citizen.iin
             async with api.sessions() as session:
                 await keep_digest(
@@ -107,15 +98,14 @@ async def correct_listed(
     return [refused for refused in answers if refused is not None]
 
 
-def _cycle_input(
-    api: ApiDeps, rules: ProgramVersion, month: str, listing: ListingRecord, citizen: Citizen
-) -> CycleInput:
-    return prepare_cycle(
-        rules,
-        month=month,
-        citizen=citizen,
+def _unstarted(api: ApiDeps, listing: ListingRecord) -> CycleInput | None:
+    """The input of a listed citizen's cycle the intake has not started yet, or None."""
+    if listing.citizen is None:
+        return None  # the intake has started it: the cycle holds the IIN now
+    return api.cycles.cycle_input(
+        listing.program,
+        listing.month,
+        citizen=Citizen.model_validate_json(listing.citizen),
         citizen_ref=listing.citizen_ref,
-        mrp_kzt=api.reference.mrp(int(month[:4])),
         listed_at=listing.listed_at,
-        send_spread=timedelta(minutes=api.settings.send_spread_minutes),
     )

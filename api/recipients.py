@@ -6,19 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, ValidationError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api.auth import require
 from api.deps import ApiDeps, deps, program_rules
 from api.errors import ApiError
 from api.list_changes import correct_listed
+from client.cycles import CycleRefused
 from models.cycle import MONTH_PATTERN, Citizen
 from models.programs import ProgramVersion
 from models.store import add_listings, note_corrections
 from rules.eligibility import listing_problem
 from rules.pseudonyms import citizen_ref, record_digest
-from workflows.month_intake import Admission, Admitted, IntakeInput, MonthIntake
+from workflows.month_intake import Admitted
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
 
@@ -72,7 +71,7 @@ async def list_recipients(
             records=[(ref, citizen, digests[ref]) for ref, citizen in citizens],
         )
     if citizens:  # also on a re-send: a signal lost after the last write is sent again
-        await api.client.get_workflow_handle(_intake_id(program, month)).signal(MonthIntake.listed)
+        await api.cycles.tell_listed(program, month)
     too_late = await correct_listed(api, rules, month, corrections)
     refused = [Rejection(iin=iin, reason="too_late_to_correct") for iin in too_late]
     return ListingAnswer(
@@ -120,19 +119,7 @@ def _reason(invalid: ValidationError) -> str:
 
 async def _admit(api: ApiDeps, rules: ProgramVersion, month: str, count: int) -> Admitted:
     """Ask the month's intake workflow, by its clock, whether the list is still open."""
-    handle = await api.client.start_workflow(
-        MonthIntake.run,
-        IntakeInput(program=rules.program, month=month, rules=rules),
-        id=_intake_id(rules.program, month),
-        task_queue=api.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"{rules.program} list intake {month}",
-    )
     try:
-        return await handle.execute_update(MonthIntake.admit, Admission(count=count))
-    except WorkflowUpdateFailedError as failed:
-        raise ApiError(409, "list_closed", str(failed.cause)) from failed
-
-
-def _intake_id(program: str, month: str) -> str:
-    return f"intake-{program}-{month}"
+        return await api.cycles.admit(rules, month, count)
+    except CycleRefused as closed:
+        raise ApiError(409, "list_closed", closed.detail) from closed

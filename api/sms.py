@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from activities.cycles import deliver_reply
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import Reply, ReplyResult
@@ -115,7 +114,7 @@ async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
     if cycle is None:
         return "no_cycle"
     reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
-    result = await deliver_reply(api.client, workflow_id=cycle.cycle_id, reply=reply)
+    result = await api.cycles.reply(cycle.cycle_id, reply)
     if result == "late" and await _withdraws_standing_consent(api, sms, cycle):
         return "refusal"
     return result

@@ -3,18 +3,16 @@ purchases. Each is a workflow query or update, so the answer is the cycle's own 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
-from models.cycle import CycleStatus
+from client.cycles import CycleGone, CycleRefused
 from models.records import VoucherRecord
 from models.store import redemption, voucher
 from models.voucher import (
@@ -27,6 +25,7 @@ from models.voucher import (
     Redeemed,
 )
 
+T = TypeVar("T")
 router = APIRouter(tags=["wallet"])
 WALLET = [Depends(require("wallet"))]
 
@@ -73,8 +72,8 @@ class GoodsList(BaseModel):
 @router.get("/v1/vouchers/{voucher_id}", dependencies=[Depends(require("wallet", "ops"))])
 async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -> VoucherView:
     """A voucher's state, money and history, read from its cycle."""
-    _, handle = await _voucher(api, voucher_id, None)
-    status: CycleStatus = await handle.query("status", result_type=CycleStatus)
+    record = await _voucher(api, voucher_id, None)
+    status = await api.cycles.status(record.cycle_id)
     return VoucherView(
         voucher_id=voucher_id,
         program=status.program,
@@ -96,9 +95,8 @@ async def enter_account(
     voucher_id: str, body: AccountEntry, api: Annotated[ApiDeps, Depends(deps)]
 ) -> AccountShown:
     """Gas: the citizen entered a personal-account number; its details are shown to confirm."""
-    _, handle = await _voucher(api, voucher_id, "gas")
-    shown: AccountShown = await _update(handle, "enter_account", body, AccountShown, closed=410)
-    return shown
+    record = await _voucher(api, voucher_id, "gas")
+    return await _answer(api.cycles.enter_account(record.cycle_id, body), "activation_closed")
 
 
 @router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=WALLET)
@@ -106,8 +104,8 @@ async def confirm_account(
     voucher_id: str, body: Confirmation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> StateAnswer:
     """Gas: the citizen confirmed the account; the voucher is activated on it."""
-    _, handle = await _voucher(api, voucher_id, "gas")
-    activated: Activated = await _update(handle, "confirm", body, Activated, closed=410)
+    record = await _voucher(api, voucher_id, "gas")
+    activated = await _answer(api.cycles.confirm(record.cycle_id), "activation_closed")
     return StateAnswer(state=activated.state)
 
 
@@ -116,9 +114,8 @@ async def activate_food(
     voucher_id: str, body: FoodActivation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Activated:
     """Food: the citizen activated the voucher; its balance is the voucher's amount."""
-    _, handle = await _voucher(api, voucher_id, "food")
-    activated: Activated = await _update(handle, "activate", body, Activated, closed=410)
-    return activated
+    record = await _voucher(api, voucher_id, "food")
+    return await _answer(api.cycles.activate(record.cycle_id), "activation_closed")
 
 
 @router.post("/v1/vouchers/{voucher_id}/redemptions", dependencies=WALLET)
@@ -129,9 +126,9 @@ async def redeem(
     ineligible = sorted({i.code for i in body.items if not api.reference.is_food_good(i.code)})
     if ineligible:
         raise ApiError(422, "ineligible_goods", f"not socially significant goods: {ineligible}")
-    _, handle = await _voucher(api, voucher_id, "food")
+    record = await _voucher(api, voucher_id, "food")
     try:
-        redeemed: Redeemed = await _update(handle, "redeem", body, Redeemed, closed=410)
+        return await _answer(api.cycles.redeem(record.cycle_id, body), "voucher_closed")
     except _CycleEnded:
         # The shop retrying a purchase whose answer it lost gets that answer again, as the
         # contract asks of a repeated purchase_id, even after the cycle (and its memory of
@@ -140,7 +137,6 @@ async def redeem(
         if applied is None:
             raise
         return applied
-    return redeemed
 
 
 @router.get("/v1/programs/food/goods", dependencies=[Depends(require("wallet", "ops"))])
@@ -151,16 +147,14 @@ async def food_goods(api: Annotated[ApiDeps, Depends(deps)]) -> GoodsList:
     )
 
 
-async def _voucher(
-    api: ApiDeps, voucher_id: str, program: str | None
-) -> tuple[VoucherRecord, WorkflowHandle[Any, Any]]:
+async def _voucher(api: ApiDeps, voucher_id: str, program: str | None) -> VoucherRecord:
     async with api.sessions() as session:
         record = await voucher(session, voucher_id=voucher_id)
     if record is None or (program is not None and record.program != program):
         raise ApiError(
             404, "not_found", f"no {program or ''} voucher {voucher_id}".replace("  ", " ")
         )
-    return record, api.client.get_workflow_handle(record.cycle_id)
+    return record
 
 
 async def _applied_purchase(api: ApiDeps, voucher_id: str, purchase_id: str) -> Redeemed | None:
@@ -177,19 +171,12 @@ class _CycleEnded(ApiError):
     """The cycle has finished (its month is over), so it answers no updates."""
 
 
-async def _update(
-    handle: WorkflowHandle[Any, Any], name: str, body: BaseModel, answer: type[Any], *, closed: int
-) -> Any:
-    """Ask the cycle; its refusal becomes the matching HTTP error."""
+async def _answer(request: Awaitable[T], ended: str) -> T:
+    """The cycle's answer; its refusal becomes the matching HTTP error, and a cycle that has
+    finished (the voucher expired, lapsed or was settled) is 410 ``ended``."""
     try:
-        return await handle.execute_update(name, body, result_type=answer)
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
-        raise ApiError(STATUS_OF.get(code, 409), code, str(cause)) from failed
-    except RPCError as ended:
-        if ended.status != RPCStatusCode.NOT_FOUND:
-            raise  # Temporal unreachable: 503, retryable
-        # The cycle has finished: the voucher expired, lapsed or was settled.
-        code = "activation_closed" if name != "redeem" else "voucher_closed"
-        raise _CycleEnded(closed, code, "the voucher's month is over") from ended
+        return await request
+    except CycleRefused as refused:
+        raise ApiError(STATUS_OF.get(refused.code, 409), refused.code, refused.detail) from refused
+    except CycleGone as gone:
+        raise _CycleEnded(410, ended, "the voucher's month is over") from gone

@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,15 +29,16 @@ from sqlmodel import select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.cycles import deliver_reply, start_cycle
 from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
+from client.cycles import CycleClient
 from models.cycle import Citizen, CycleState, Reply, cycle_id
 from models.db import create_engine, create_sessions
+from models.programs import ProgramBook
 from models.records import CycleRecord, VoucherRecord
+from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
-from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
@@ -82,10 +83,17 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
     ]
     refs = [citizen_ref(settings.pseudonym_key, c.iin) for c in citizens]
 
+    cycles = CycleClient(
+        client,
+        task_queue=settings.task_queue,
+        programs=ProgramBook(versions=(rules,)),
+        reference=load_reference(),
+        send_spread=timedelta(0),
+    )
+
     async def start(pair: tuple[Citizen, str]) -> None:
         citizen, ref = pair
-        cycle = prepare_cycle(rules, month=month, citizen=citizen, citizen_ref=ref, mrp_kzt=0)
-        await start_cycle(client, task_queue=settings.task_queue, cycle=cycle)
+        await cycles.start(cycles.cycle_input("gas", month, citizen=citizen, citizen_ref=ref))
 
     await bounded(list(zip(citizens, refs, strict=True)), start, in_flight=64)
     await wait_for(settings, CycleState.AWAITING_CONSENT, n, minutes=10)
@@ -94,7 +102,7 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
         reply = Reply(
             message_id=f"bench-{ref}", text="21*1", received_at=datetime.now(calendar.ALMATY)
         )
-        await deliver_reply(client, workflow_id=cycle_id("gas", month, ref), reply=reply)
+        await cycles.reply(cycle_id("gas", month, ref), reply)
 
     await bounded(refs, consent, in_flight=64)
     await wait_for(settings, CycleState.VOUCHER_ISSUED, n, minutes=10)

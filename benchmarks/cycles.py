@@ -3,10 +3,10 @@
 What it measures: N gas cycles run from listing to their end through a whole month on
 Temporal's time-skipping test server, with the product's worker, activities and simulated
 outside systems in this process (``workers.embedded``; SQLite in a temporary directory). The
-cycles are started directly (``rules.listing.prepare_cycle`` + ``activities.cycles.start_cycle``,
+cycles are started directly (``client.cycles.CycleClient.start``,
 64 starts in flight, as the product's intake does), every citizen has a phone, and the clock is
 moved to the send day, where half of them consent through the ``reply`` update
-(``activities.cycles.deliver_reply``); the other half get the reminder and expire at the deadline,
+(``CycleClient.reply``); the other half get the reminder and expire at the deadline,
 and the consenting half's vouchers lapse unactivated when activation closes.
 
 How to read it: "wall time" runs from the first start to the last cycle closed, with its phases
@@ -40,7 +40,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.cycles import deliver_reply, start_cycle
 from benchmarks import (
     STARTS_IN_FLIGHT,
     Trivial,
@@ -49,12 +48,12 @@ from benchmarks import (
     print_table,
     quiet_core_logs,
 )
+from client.cycles import CycleClient
 from models.cycle import Citizen, CycleInput, CycleStatus, Reply, cycle_id
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
-from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
@@ -113,14 +112,19 @@ async def _month_run(
     async with run_embedded(plain, settings, world) as running:
         client = product_client(plain, running.settings)
         key = running.settings.pseudonym_key
-        mrp = load_reference().mrp(int(month[:4]))
+        product = CycleClient(
+            client,
+            task_queue=running.settings.task_queue,
+            programs=load_programs(),
+            reference=load_reference(),
+            send_spread=timedelta(0),
+        )
         cycles = [
-            prepare_cycle(
-                rules,
-                month=month,
+            product.cycle_input(
+                "gas",
+                month,
                 citizen=Citizen.model_validate({k: v for k, v in p.items() if k != "phone"}),
                 citizen_ref=citizen_ref(key, p["iin"]),
-                mrp_kzt=mrp,
             )
             for p in cohort
         ]
@@ -137,7 +141,7 @@ async def _month_run(
             last = now
 
         async def start(cycle: CycleInput) -> None:
-            await start_cycle(client, task_queue=running.settings.task_queue, cycle=cycle)
+            await product.start(cycle)
 
         await bounded(cycles, start, in_flight=STARTS_IN_FLIGHT)
         phase(f"start {n} cycles")
@@ -152,7 +156,7 @@ async def _month_run(
                 text=rules.reply_codes.agree,
                 received_at=send,
             )
-            result.replies[await deliver_reply(client, workflow_id=workflow_id, reply=reply)] += 1
+            result.replies[await product.reply(workflow_id, reply)] += 1
 
         await bounded(consenting, consent, in_flight=STARTS_IN_FLIGHT)
         await _until(lambda: sent()["confirmation"], len(consenting), "confirmations")

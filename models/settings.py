@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
+from datetime import timedelta
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
         if url.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + url.split("://", 1)[1]
         return url
+
+    @property
+    def send_spread(self) -> timedelta:
+        """How long after the send moment the morning's last citizen is texted."""
+        return timedelta(minutes=self.send_spread_minutes)
 
     def tokens_by_role(self) -> dict[str, Role]:
         """Map each API bearer token to its role (``API_TOKENS`` = ``role:token,…``)."""

@@ -16,11 +16,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cycles import deliver_reply
+from client.cycles import CycleClient, handover_id, intake_id
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
 from models.records import CycleRecord, ListingRecord
+from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
@@ -115,9 +116,9 @@ class Product:
             months = (await session.exec(select(ListingRecord.program, ListingRecord.month))).all()
         await engine.dispose()
         coordinators = {
-            f"{kind}-{program}-{month}"
+            workflow_id(program, month)
             for program, month in months
-            for kind in ("intake", "handover")
+            for workflow_id in (intake_id, handover_id)
         }
         for workflow_id in {*cycles, *coordinators}:
             try:
@@ -129,8 +130,19 @@ class Product:
         ref = citizen_ref(self.settings.pseudonym_key, citizen.iin)
         return self.client.get_workflow_handle(cycle_id(program, month, ref))
 
+    @property
+    def cycles(self) -> CycleClient:
+        """The product's typed client of its cycles (the book the API lists by)."""
+        return CycleClient(
+            self.client,
+            task_queue=self.settings.task_queue,
+            programs=load_programs(),
+            reference=load_reference(),
+            send_spread=self.settings.send_spread,
+        )
+
     async def status(self, handle: WorkflowHandle[Any, Any]) -> CycleStatus:
-        return await handle.query("status", result_type=CycleStatus)
+        return await self.cycles.status(handle.id)
 
     async def reply(
         self, handle: WorkflowHandle[Any, Any], text: str, message_id: str | None = None
@@ -141,7 +153,7 @@ class Product:
             text=text,
             received_at=await self.now(),
         )
-        return await deliver_reply(self.client, workflow_id=handle.id, reply=reply)
+        return await self.cycles.reply(handle.id, reply)
 
     def sms(self, citizen: Citizen) -> list[str]:
         """The kinds of SMS the gateway accepted for ``citizen``, oldest first."""

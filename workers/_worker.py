@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +21,7 @@ from activities.reference import ReferenceData
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
+from client.cycles import CycleClient
 from models.codec import parse_keys, product_converter
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
@@ -69,12 +69,14 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     wallet, records = Wallet(clients.wallet, sessions), Records(sessions)
     gas = GasProvider(clients.gas, sessions)
     cycles = Cycles(
-        client,
+        CycleClient(
+            client,
+            task_queue=settings.task_queue,
+            programs=load_programs(),
+            reference=reference,
+            send_spread=settings.send_spread,
+        ),
         sessions,
-        task_queue=settings.task_queue,
-        programs=load_programs(),
-        reference=reference,
-        send_spread=timedelta(minutes=settings.send_spread_minutes),
     )
     activities = [
         Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,

@@ -95,9 +95,7 @@ class MonthIntake:
         self._pending = False
         await workflow.execute_activity_method(
             Cycles.start_pending,
-            PendingCycles(
-                program=self._intake.program, month=self._intake.month, rules=self._intake.rules
-            ),
+            PendingCycles(program=self._intake.program, month=self._intake.month),
             task_queue=intake_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=1),

@@ -22,12 +22,12 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.cycles import start_cycle
-from models.cycle import Citizen, CycleState, CycleStatus, cycle_id
-from models.programs import ProgramVersion
+from client.cycles import CycleClient
+from models.cycle import Citizen, CycleState, cycle_id
+from models.programs import ProgramBook, ProgramVersion, load_programs
+from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
-from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
@@ -35,6 +35,7 @@ from simulators.servers import run_simulators
 from simulators.state import World
 from workers.embedded import rules_due_now
 from workers.stack import temporal_dev_server
+from workflows.citizen_cycle import CitizenCycle
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,20 @@ def enlist(world: World, n: int, *, program: str = "gas", seed: int = 1) -> list
     ]
 
 
+def cycle_client(
+    client: Client, settings: Settings, rules: ProgramVersion | None = None
+) -> CycleClient:
+    """The typed client of the product's cycles; ``rules`` alone in its book, if given."""
+    programs = load_programs() if rules is None else ProgramBook(versions=(rules,))
+    return CycleClient(
+        client,
+        task_queue=settings.task_queue,
+        programs=programs,
+        reference=load_reference(),
+        send_spread=timedelta(0),
+    )
+
+
 async def start_cycles(
     client: Client,
     settings: Settings,
@@ -81,19 +96,17 @@ async def start_cycles(
     citizens: Sequence[Citizen],
 ) -> list[Handle]:
     """Start the citizens' cycles directly (the listing is not under test here)."""
+    starter = cycle_client(client, settings, rules)
     cycles = [
-        prepare_cycle(
-            rules,
-            month=month,
+        starter.cycle_input(
+            rules.program,
+            month,
             citizen=citizen,
             citizen_ref=citizen_ref(settings.pseudonym_key, citizen.iin),
-            mrp_kzt=0,
         )
         for citizen in citizens
     ]
-    started = await asyncio.gather(
-        *(start_cycle(client, task_queue=settings.task_queue, cycle=c) for c in cycles)
-    )
+    started = await asyncio.gather(*(starter.start(c) for c in cycles))
     assert all(started)
     return [client.get_workflow_handle(cycle_id(c.program, month, c.citizen_ref)) for c in cycles]
 
@@ -103,7 +116,7 @@ async def states(handles: Sequence[Handle]) -> list[CycleState | None]:
 
     async def one(handle: Handle) -> CycleState | None:
         try:
-            status = await handle.query("status", result_type=CycleStatus, rpc_timeout=QUERY)
+            status = await handle.query(CitizenCycle.status, rpc_timeout=QUERY)
             return status.state
         except RPCError:
             return None
@@ -116,7 +129,7 @@ async def confirmed(handles: Sequence[Handle]) -> list[bool]:
 
     async def one(handle: Handle) -> bool:
         try:
-            status = await handle.query("status", result_type=CycleStatus, rpc_timeout=QUERY)
+            status = await handle.query(CitizenCycle.status, rpc_timeout=QUERY)
         except RPCError:
             return False
         sent = [e.detail.get("kind") for e in status.history if e.event == "sms_sent"]

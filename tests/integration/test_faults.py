@@ -25,8 +25,7 @@ from temporalio.api.enums.v1 import PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cycles import deliver_reply
-from models.cycle import CycleState, CycleStatus, Reply, voucher_id
+from models.cycle import CycleState, Reply, voucher_id
 from models.db import create_engine, create_sessions
 from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
 from models.settings import Settings
@@ -38,6 +37,7 @@ from tests.integration.faults_support import (
     Handle,
     all_in,
     confirmed,
+    cycle_client,
     enlist,
     local_activity_attempts,
     poll,
@@ -51,6 +51,7 @@ from tests.integration.faults_support import (
 from tests.integration.postgres import Cluster
 from workers import product_client, setup_namespace
 from workers.embedded import run_embedded
+from workflows.citizen_cycle import CitizenCycle
 
 # An activity lost with a killed worker is retried when its 30 s start-to-close timeout ends.
 AFTER_A_CRASH = 75.0
@@ -108,7 +109,7 @@ async def test_a_worker_killed_while_sms_are_in_flight_sends_each_sms_once(
             sent_before = world.requests["sms"]
             world.slow("sms", seconds=3, times=len(consenting))
             answers = await asyncio.gather(
-                *(deliver_reply(client, workflow_id=c.id, reply=_reply()) for c in consenting)
+                *(cycle_client(client, settings).reply(c.id, _reply()) for c in consenting)
             )
             assert answers == ["consent"] * 5
             await poll(
@@ -199,11 +200,11 @@ async def test_a_wallet_down_for_a_while_issues_the_voucher_once_it_is_back(
         world.fail("wallet", status=503, times=3)
 
         consented = time.monotonic()
-        assert await deliver_reply(client, workflow_id=cycle.id, reply=_reply()) == "consent"
+        assert await cycle_client(client, settings).reply(cycle.id, _reply()) == "consent"
         await poll(lambda: confirmed([cycle]), all, seconds=30)
         # Back-off of 1 s, 2 s and 4 s between the four attempts.
         assert time.monotonic() - consented >= 6
-        status = await cycle.query("status", result_type=CycleStatus)
+        status = await cycle.query(CitizenCycle.status)
     assert world.requests["wallet"] == 4
     assert list(world.vouchers) == [status.voucher_id]
     assert [e.event for e in status.history].count("voucher_issued") == 1
@@ -247,7 +248,7 @@ async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state
 
         with _exclusive_lock(database) as lock:
             answer = asyncio.create_task(
-                deliver_reply(client, workflow_id=cycle.id, reply=_reply())
+                cycle_client(client, settings).reply(cycle.id, _reply())
             )
             await asyncio.sleep(3)  # the point: the consent cannot be recorded meanwhile
             assert not answer.done(), "a consent was answered before it was recorded"
@@ -299,7 +300,7 @@ async def test_postgresql_down_for_a_while_delays_a_consent_and_loses_nothing(
         cluster.stop()
         try:
             answer = asyncio.create_task(
-                deliver_reply(client, workflow_id=cycles[0].id, reply=_reply())
+                cycle_client(client, settings).reply(cycles[0].id, _reply())
             )
             await asyncio.sleep(8)  # the point: no consent is answered before it is recorded
             assert not answer.done(), "a consent was answered while the database was down"

@@ -1,31 +1,30 @@
-"""The intake's fan-out starts cycles under the rules the list was screened by."""
+"""The intake's fan-out starts cycles under the worker's program book, or none at all."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.cycles import Cycles, PendingCycles
+from client.cycles import CycleClient
 from models.cycle import Citizen, cycle_id
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import ProgramBook, load_programs
 from models.reference import load_reference
-from models.store import add_listings
+from models.store import add_listings, pending_listings
 from simulators.cohort import sample_cohort
 
 
-async def test_the_fan_out_uses_the_intakes_rules_not_its_own_book(
+async def test_a_worker_without_the_months_rules_starts_nothing_and_says_so(
     env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    """A worker whose program book lacks the month (deployed with other program data) still
-    starts the listed cycles under the rules the intake admitted them by; without those rules
-    it can start nothing."""
+    """A worker whose program book lacks the month (deployed with other program data) fails
+    the fan-out loudly and leaves the listing pending; with the book it starts the cycle."""
     month = "2027-03"
-    rules = load_programs().for_month("gas", month)
-    assert rules is not None
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
     await create_schema(engine)
     sessions = create_sessions(engine)
@@ -39,20 +38,29 @@ async def test_the_fan_out_uses_the_intakes_rules_not_its_own_book(
             citizens=[(ref, citizen)],
             listed_at=datetime(2027, 3, 1, tzinfo=UTC),
         )
-    cycles = Cycles(
-        env.client,
-        sessions,
-        task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}",
-        programs=ProgramBook(versions=()),
-        reference=load_reference(),
-    )
     activity = ActivityEnvironment()
+    pending = PendingCycles(program="gas", month=month)
 
-    without = await activity.run(cycles.start_pending, PendingCycles(program="gas", month=month))
+    with pytest.raises(ValueError, match="no gas program version covers 2027-03"):
+        await activity.run(
+            Cycles(_cycles(env, ProgramBook(versions=())), sessions).start_pending, pending
+        )
+    async with sessions() as session:
+        assert len(await pending_listings(session, program="gas", month=month, limit=10)) == 1
     started = await activity.run(
-        cycles.start_pending, PendingCycles(program="gas", month=month, rules=rules)
+        Cycles(_cycles(env, load_programs()), sessions).start_pending, pending
     )
 
-    assert (without, started) == (0, 1)
+    assert started == 1
     await env.client.get_workflow_handle(cycle_id("gas", month, ref)).terminate("test over")
     await engine.dispose()
+
+
+def _cycles(env: WorkflowEnvironment, programs: ProgramBook) -> CycleClient:
+    return CycleClient(
+        env.client,
+        task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}",
+        programs=programs,
+        reference=load_reference(),
+        send_spread=timedelta(0),
+    )

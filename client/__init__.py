@@ -1,0 +1,1 @@
+"""How every process of the product talks to Temporal (see ``client.cycles``)."""
