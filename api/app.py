@@ -12,7 +12,7 @@ from temporalio.client import Client
 from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
-from models.codec import EncryptionCodec, parse_keys
+from client.codec import EncryptionCodec, parse_keys
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference

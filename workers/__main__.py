@@ -13,9 +13,9 @@ import signal
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from client.logs import configure_logging
 from models.settings import Settings, refuse_dev_secrets
 from workers import connect, create_worker, ensure_schedules, setup_namespace
-from workers.logs import configure_logging
 
 log = logging.getLogger("workers")
 

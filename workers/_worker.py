@@ -22,7 +22,7 @@ from activities.reference import ReferenceData
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
-from models.codec import parse_keys, product_converter
+from client.codec import parse_keys, product_converter
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference

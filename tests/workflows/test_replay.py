@@ -35,7 +35,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowH
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from models.codec import parse_keys, product_converter
+from client.codec import parse_keys, product_converter
 from models.cycle import Citizen, CycleState, CycleStatus
 from models.settings import Settings
 from rules import calendar
