@@ -49,6 +49,7 @@ from benchmarks import (
     print_table,
     quiet_core_logs,
 )
+from client.connection import product_client
 from models.cycle import Citizen, CycleInput, CycleStatus, Reply, cycle_id
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
@@ -58,7 +59,6 @@ from rules.listing import prepare_cycle
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
-from workers import product_client
 from workers.embedded import run_embedded, time_skipping_server
 
 MINUTE = timedelta(minutes=1)

@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
+from client.connection import product_client
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
@@ -27,7 +28,6 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
-from workers import product_client
 from workers.embedded import run_embedded
 
 T = TypeVar("T")

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
+from client.connection import product_client
 from models.cycle import CycleState, CycleStatus, Reply, voucher_id
 from models.db import create_engine, create_sessions
 from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
@@ -49,7 +50,7 @@ from tests.integration.faults_support import (
     worker_process,
 )
 from tests.integration.postgres import Cluster
-from workers import product_client, setup_namespace
+from workers import setup_namespace
 from workers.embedded import run_embedded
 
 # An activity lost with a killed worker is retried when its 30 s start-to-close timeout ends.
