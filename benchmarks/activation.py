@@ -33,6 +33,8 @@ from activities.cycles import deliver_reply, start_cycle
 from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
 from client.connection import product_client
+from devtools.embedded import rules_due_now, run_embedded
+from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.records import CycleRecord, VoucherRecord
@@ -44,8 +46,6 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
 from workers import setup_namespace
-from workers.embedded import rules_due_now, run_embedded
-from workers.stack import temporal_dev_server
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
 from client.connection import product_client
+from devtools.embedded import run_embedded
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
@@ -28,7 +29,6 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
-from workers.embedded import run_embedded
 
 T = TypeVar("T")
 _messages = itertools.count(1)

@@ -23,6 +23,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.cycles import start_cycle
+from devtools.embedded import rules_due_now
+from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, CycleStatus, cycle_id
 from models.programs import ProgramVersion
 from models.settings import Settings
@@ -33,8 +35,6 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.servers import run_simulators
 from simulators.state import World
-from workers.embedded import rules_due_now
-from workers.stack import temporal_dev_server
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]

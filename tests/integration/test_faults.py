@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
 from client.connection import product_client
+from devtools.embedded import run_embedded
 from models.cycle import CycleState, CycleStatus, Reply, voucher_id
 from models.db import create_engine, create_sessions
 from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
@@ -51,7 +52,6 @@ from tests.integration.faults_support import (
 )
 from tests.integration.postgres import Cluster
 from workers import setup_namespace
-from workers.embedded import run_embedded
 
 # An activity lost with a killed worker is retried when its 30 s start-to-close timeout ends.
 AFTER_A_CRASH = 75.0
