@@ -15,7 +15,7 @@ $(READY): pyproject.toml
 	touch $(READY)
 
 run: $(READY)  ## the product: Temporal dev server + Web UI, simulators, worker, API, a sample month
-	$(BIN)/python -m workers.stack
+	$(BIN)/python -m devtools.stack
 
 test: $(READY)  ## the whole suite
 	$(BIN)/python -m pytest
@@ -25,7 +25,7 @@ lint: $(READY)  ## ruff and mypy (strict) over the source
 	$(BIN)/mypy
 
 simulate: $(READY)  ## a whole month for a sample cohort under time skipping, day by day
-	$(BIN)/python -m workers.simulate
+	$(BIN)/python -m devtools.simulate
 
 bench: $(READY)  ## the benchmarks of the README's performance section
 	$(BIN)/python -m benchmarks.cycles

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uvicorn
 
 from api import create_app
+from client.logs import configure_logging
 from models.settings import Settings, refuse_dev_secrets
-from workers.logs import configure_logging
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.errors import ApiError
+from client.codec import EncryptionCodec
 from client.cycles import CycleClient
-from models.codec import EncryptionCodec
 from models.db import Sessions
 from models.programs import PROGRAMS, ProgramBook, ProgramVersion
 from models.reference import Reference

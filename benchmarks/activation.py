@@ -31,7 +31,10 @@ from temporalio.worker import Worker
 
 from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
+from client.connection import product_client
 from client.cycles import CycleClient
+from devtools.embedded import rules_due_now, run_embedded
+from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramBook
@@ -43,9 +46,7 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
-from workers import product_client, setup_namespace
-from workers.embedded import rules_due_now, run_embedded
-from workers.stack import temporal_dev_server
+from workers import setup_namespace
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:

@@ -2,7 +2,7 @@
 
 What it measures: N gas cycles run from listing to their end through a whole month on
 Temporal's time-skipping test server, with the product's worker, activities and simulated
-outside systems in this process (``workers.embedded``; SQLite in a temporary directory). The
+outside systems in this process (``devtools.embedded``; SQLite in a temporary directory). The
 cycles are started directly (``client.cycles.CycleClient.start``,
 64 starts in flight, as the product's intake does), every citizen has a phone, and the clock is
 moved to the send day, where half of them consent through the ``reply`` update
@@ -48,7 +48,9 @@ from benchmarks import (
     print_table,
     quiet_core_logs,
 )
+from client.connection import product_client
 from client.cycles import CycleClient
+from devtools.embedded import run_embedded, time_skipping_server
 from models.cycle import Citizen, CycleInput, CycleStatus, Reply, cycle_id
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
@@ -57,8 +59,6 @@ from rules import calendar
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
-from workers import product_client
-from workers.embedded import run_embedded, time_skipping_server
 
 MINUTE = timedelta(minutes=1)
 WAIT_LIMIT_S = 600.0  # for any one phase to finish

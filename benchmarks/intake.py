@@ -2,7 +2,7 @@
 
 What it measures, against ``temporal server start-dev`` (file SQLite, free ports, a temporary
 directory) with the product embedded in this process (worker, API over loopback HTTP, simulated
-outside systems; ``workers.embedded``), in this order:
+outside systems; ``devtools.embedded``), in this order:
 
 1. Webhook. A first batch of citizens is listed (enough for ``--replies`` with a phone; every
    10th has none) and, once their cycles are ready, one signed reply (``21*1``) per citizen is
@@ -65,6 +65,8 @@ from benchmarks import (
     print_table,
     quiet_core_logs,
 )
+from devtools.embedded import Embedded, run_embedded
+from devtools.stack import temporal_dev_server
 from models.cycle import CycleState
 from models.db import Sessions, create_engine, create_sessions
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -77,8 +79,6 @@ from simulators.embedded import free_ports
 from simulators.signing import sign
 from simulators.state import World
 from workers import setup_namespace
-from workers.embedded import Embedded, run_embedded
-from workers.stack import temporal_dev_server
 
 BATCH = 10_000  # the API's limit per call
 WAIT_LIMIT_S = 900.0

@@ -16,7 +16,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from client.connection import product_client
 from client.cycles import CycleClient, handover_id, intake_id
+from devtools.embedded import run_embedded
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
 from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
@@ -28,8 +30,6 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
-from workers import product_client
-from workers.embedded import run_embedded
 
 T = TypeVar("T")
 _messages = itertools.count(1)

@@ -2,6 +2,6 @@
 
 from workers._namespace import setup_namespace
 from workers._schedules import ensure_schedules
-from workers._worker import connect, create_worker, product_client
+from workers._worker import create_worker
 
-__all__ = ["connect", "create_worker", "ensure_schedules", "product_client", "setup_namespace"]
+__all__ = ["create_worker", "ensure_schedules", "setup_namespace"]

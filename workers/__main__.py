@@ -13,9 +13,10 @@ import signal
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from client.connection import connect
+from client.logs import configure_logging
 from models.settings import Settings, refuse_dev_secrets
-from workers import connect, create_worker, ensure_schedules, setup_namespace
-from workers.logs import configure_logging
+from workers import create_worker, ensure_schedules, setup_namespace
 
 log = logging.getLogger("workers")
 

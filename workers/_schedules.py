@@ -12,8 +12,8 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from client.connection import product_client
 from models.settings import Settings
-from workers._worker import product_client
 from workflows.food_daily_report import SCHEDULE_ID, DailyReportInput, FoodDailyReport
 
 

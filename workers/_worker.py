@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.runtime import Runtime
-from temporalio.worker import Plugin, Worker, WorkerConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.plugin import SimplePlugin
+from temporalio.worker import Worker
 
 from activities.bmg import Bmg
 from activities.cycles import Cycles
@@ -21,8 +22,8 @@ from activities.reference import ReferenceData
 from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
+from client.connection import product_client
 from client.cycles import CycleClient
-from models.codec import parse_keys, product_converter
 from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
@@ -33,24 +34,7 @@ from workflows.month_intake import intake_queue
 
 # Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
 INTAKE_ACTIVITIES = 4
-
-
-async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    """Connect to the Temporal cluster of ``settings`` (local, self-hosted or Temporal Cloud)."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        api_key=settings.temporal_api_key,
-        tls=settings.temporal_tls or settings.temporal_api_key is not None,
-        runtime=runtime,
-    )
-
-
-def product_client(client: Client, settings: Settings) -> Client:
-    """The same connection with the product's data converter: pydantic payloads, encrypted."""
-    config = client.config()
-    config["data_converter"] = product_converter(parse_keys(settings.payload_keys))
-    return Client(**config)
+RESOURCES = "social-wallet.worker-resources"
 
 
 def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
@@ -59,7 +43,8 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     It runs two more workers beside it, on the SMS queue and the intake queue. The database
     schema is created when the worker starts, and the HTTP clients and the engine are closed when
     it stops. ``overrides`` go to the main :class:`temporalio.worker.Worker` (tests use
-    ``max_cached_workflows=0`` to replay every task).
+    ``max_cached_workflows=0`` to replay every task). The data converter and the workflow runner
+    come with the client's product plugin (:mod:`client.plugin`), which replaces any given here.
     """
     client = product_client(client, settings)
     engine = create_engine(settings.database_url)
@@ -94,10 +79,6 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         records.claim_account,
         records.record_activation,
         records.record_redemption,
-        # Fan-outs scheduled on the cycles' queue before the intake queue existed still run here
-        # (an activity's retries stay on the queue it was scheduled on).
-        cycles.start_pending,
-        cycles.announce_handover,
         cycles.start_handover,
         FoodReporting(clients.food, sessions).daily_report,
     ]
@@ -105,9 +86,6 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
         "activities": activities,
-        "workflow_runner": SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
-        ),
     }
     # SMS go out from a queue of their own, rate-limited across every worker to the gateway's
     # contracted rate (the same value on each worker: the last poller's wins).
@@ -125,7 +103,10 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         activities=[cycles.start_pending, cycles.announce_handover],
         max_concurrent_activities=INTAKE_ACTIVITIES,
     )
-    options["plugins"] = [_Resources(engine, clients, sms, intake)]
+    # The main worker's run alone holds these resources: they are not part of the product plugin,
+    # whose run_context would also wrap every Replayer's run (and the SMS and intake workers').
+    resources = partial(_resources, engine, clients, sms, intake)
+    options["plugins"] = [SimplePlugin(RESOURCES, run_context=resources)]
     return Worker(client, **(options | overrides))
 
 
@@ -153,31 +134,16 @@ class _OutsideClients:
             await http.aclose()
 
 
-class _Resources(Plugin):
-    """Creates the schema before the worker polls, and releases connections after it stops."""
-
-    def __init__(
-        self, engine: AsyncEngine, clients: _OutsideClients, sms: Worker, intake: Worker
-    ) -> None:
-        self._engine = engine
-        self._clients = clients
-        self._sms = sms
-        self._intake = intake
-
-    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
-        return config
-
-    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
-        await create_schema(self._engine)
-        try:
-            async with self._sms, self._intake:
-                await next(worker)
-        finally:
-            await self._clients.aclose()
-            await self._engine.dispose()
-
-    def configure_replayer(self, config: Any) -> Any:
-        return config
-
-    def run_replayer(self, replayer: Any, histories: Any, next: Any) -> Any:
-        return next(replayer, histories)
+@asynccontextmanager
+async def _resources(
+    engine: AsyncEngine, clients: _OutsideClients, sms: Worker, intake: Worker
+) -> AsyncIterator[None]:
+    """Around the main worker's run: the schema is created before it polls, the SMS and intake
+    workers run beside it, and the connections are released after it stops."""
+    await create_schema(engine)
+    try:
+        async with sms, intake:
+            yield
+    finally:
+        await clients.aclose()
+        await engine.dispose()

@@ -23,6 +23,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from client.cycles import CycleClient
+from devtools.embedded import rules_due_now
+from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, cycle_id
 from models.programs import ProgramBook, ProgramVersion, load_programs
 from models.reference import load_reference
@@ -33,8 +35,6 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.servers import run_simulators
 from simulators.state import World
-from workers.embedded import rules_due_now
-from workers.stack import temporal_dev_server
 from workflows.citizen_cycle import CitizenCycle
 
 T = TypeVar("T")

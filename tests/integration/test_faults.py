@@ -25,6 +25,8 @@ from temporalio.api.enums.v1 import PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from client.connection import product_client
+from devtools.embedded import run_embedded
 from models.cycle import CycleState, Reply, voucher_id
 from models.db import create_engine, create_sessions
 from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
@@ -49,8 +51,7 @@ from tests.integration.faults_support import (
     worker_process,
 )
 from tests.integration.postgres import Cluster
-from workers import product_client, setup_namespace
-from workers.embedded import run_embedded
+from workers import setup_namespace
 from workflows.citizen_cycle import CitizenCycle
 
 # An activity lost with a killed worker is retried when its 30 s start-to-close timeout ends.

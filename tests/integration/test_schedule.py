@@ -8,11 +8,11 @@ from pathlib import Path
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.embedded import run_embedded
 from models.settings import Settings
 from simulators.state import World
 from tests.harness import eventually
 from workers import ensure_schedules
-from workers.embedded import run_embedded
 from workflows.food_daily_report import SCHEDULE_ID
 
 

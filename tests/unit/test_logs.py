@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from workers.logs import JsonLines
+from client.logs import JsonLines
 
 
 def test_a_workflow_log_line_carries_the_cycle_id() -> None:

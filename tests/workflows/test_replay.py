@@ -33,9 +33,9 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from models.codec import parse_keys, product_converter
+from client.codec import parse_keys
+from client.plugin import ProductPlugin
 from models.cycle import Citizen, CycleState, CycleStatus
 from models.settings import Settings
 from rules import calendar
@@ -161,14 +161,9 @@ async def _ended(product: Product, cycle: WorkflowHandle[Any, Any], state: Cycle
 
 
 async def _replay(history: WorkflowHistory, payload_keys: str = DEV_KEYS) -> None:
-    """Replay ``history`` as the worker runs it: same workflows, converter, codec and sandbox."""
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        data_converter=product_converter(parse_keys(payload_keys)),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
-        ),
-    )
+    """Replay ``history`` as the worker runs it: same workflows, and the product plugin's
+    converter, codec and sandbox."""
+    replayer = Replayer(workflows=WORKFLOWS, plugins=[ProductPlugin(parse_keys(payload_keys))])
     await replayer.replay_workflow(history)
 
 

@@ -1,4 +1,5 @@
-"""``python -m workers.simulate`` (``make simulate``): a whole month, day by day, before it happens.
+"""``python -m devtools.simulate`` (``make simulate``): a whole month, day by day, before it
+happens.
 
 The planning tool ops use to see a month ahead. It starts Temporal's time-skipping test server,
 runs the product embedded (simulators, API over loopback HTTP, worker; SQLite in a temporary
@@ -47,6 +48,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.embedded import run_embedded, time_skipping_server
 from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
 from models.settings import Settings
@@ -55,7 +57,6 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
 from simulators.webhook import deliver
-from workers.embedded import run_embedded, time_skipping_server
 
 KINDS = ("consent_request", "reminder", "confirmation")
 SHOWN = (
@@ -478,7 +479,7 @@ def _last_day(month: str) -> date:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m workers.simulate",
+        prog="python -m devtools.simulate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

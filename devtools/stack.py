@@ -1,4 +1,4 @@
-"""``python -m workers.stack`` (``make run``): the whole product on this machine.
+"""``python -m devtools.stack`` (``make run``): the whole product on this machine.
 
 Starts the Temporal dev server (Web UI included, its data kept in ``.run/`` so a restart keeps the
 month), the simulators of the outside systems, the worker and the API in one process; then lists
@@ -165,7 +165,7 @@ Stop with Ctrl-C.""",
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m workers.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
     parser.add_argument("--data", default=".run")
     parser.add_argument("--cohort", type=int, default=50, help="citizens per program")
     parser.add_argument("--temporal-port", type=int, default=7233)
