@@ -11,7 +11,7 @@ A cycle's input is built here, in :meth:`CycleClient.cycle_input`, from one prog
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Literal, TypedDict, TypeVar
 
@@ -308,15 +308,7 @@ class CycleClient:
         try:
             if unstarted is None:
                 return await self._handle(cycle).execute_update(update, arg)
-            start = WithStartWorkflowOperation(
-                CitizenCycle.run,
-                unstarted,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                **self._start_options(unstarted),
-            )
-            return await self.client.execute_update_with_start_workflow(
-                update, arg, start_workflow_operation=start
-            )
+            return await self._update_with_start(update, arg, unstarted)
         except WorkflowUpdateFailedError as failed:
             cause = failed.cause
             code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
@@ -324,9 +316,29 @@ class CycleClient:
         except WorkflowAlreadyStartedError as closed:
             raise CycleGone(cycle) from closed  # closed, and its ID may not start again
         except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise  # Temporal unreachable: the caller answers 503, retryable
+            # NOT_FOUND: the cycle has closed; ALREADY_EXISTS: it has closed, and its ID may not
+            # start again (update-with-start). Anything else: Temporal unreachable, retryable.
+            if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS):
+                raise
             raise CycleGone(cycle) from error
+
+    async def _update_with_start(
+        self, update: CycleUpdate[Arg, Answer], arg: Arg, cycle: CycleInput
+    ) -> Answer:
+        start = WithStartWorkflowOperation(
+            CitizenCycle.run,
+            cycle,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            **self._start_options(cycle),
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                update, arg, start_workflow_operation=start
+            )
+        except (RPCError, WorkflowUpdateFailedError, WorkflowAlreadyStartedError):
+            with suppress(RPCError, WorkflowAlreadyStartedError):
+                await start.workflow_handle()  # the start's own outcome, retrieved (not leaked)
+            raise
 
     async def _judge_closed(self, cycle: str) -> WithdrawalVerdict:
         """The verdict on a withdrawal of a closed cycle, from the state it closed in (its
