@@ -33,14 +33,14 @@ from models.cycle import (
     Withdrawal,
     cycle_id,
 )
-from models.db import Sessions
 from models.programs import ProgramBook, ProgramVersion
-from models.records import AccountActivation
 from models.reference import Reference
 from models.search import CYCLE_STATE, cycle_attributes
-from models.store import pending_listings
 from models.voucher import HandedOver
 from rules.listing import prepare_cycle
+from store.engine import Sessions
+from store.queries import pending_listings
+from store.tables import AccountActivation
 
 CYCLE_WORKFLOW = "CitizenCycle"
 

@@ -14,9 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import RedemptionRecord, VoucherRecord
 from rules.calendar import day_bounds
+from store.engine import Sessions
+from store.tables import RedemptionRecord, VoucherRecord
 
 
 class ReportDay(BaseModel):

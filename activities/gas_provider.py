@@ -12,9 +12,9 @@ from sqlmodel import col, select, update
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import AccountActivation, VoucherRecord
 from models.voucher import Account, AccountEntry
+from store.engine import Sessions
+from store.tables import AccountActivation, VoucherRecord
 
 HANDOVER_CHUNK = 5_000
 

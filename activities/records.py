@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 
-from models.db import Sessions
-from models.records import (
+from store.engine import Sessions
+from store.tables import (
     AccountActivation,
     ConsentRecord,
     CycleRecord,

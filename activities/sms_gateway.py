@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import SmsRecord
+from store.engine import Sessions
+from store.tables import SmsRecord
 
 SmsKind = Literal["consent_request", "reminder", "confirmation"]
 

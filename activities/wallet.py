@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import VoucherRecord
+from store.engine import Sessions
+from store.tables import VoucherRecord
 
 
 class VoucherIssue(BaseModel):

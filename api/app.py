@@ -13,10 +13,10 @@ from api import codec, consumption, list_changes, recipients, reports, sms, vouc
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
 from models.codec import EncryptionCodec, parse_keys
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
+from store.engine import create_engine, create_schema, create_sessions
 from workers import connect, product_client
 
 

@@ -16,8 +16,8 @@ from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN
-from models.store import activations
 from models.voucher import ACCOUNT_NUMBER, Consumption
+from store.queries import activations
 
 router = APIRouter(tags=["provider"])
 

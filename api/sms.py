@@ -17,11 +17,11 @@ from activities.cycles import deliver_reply
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import Reply, ReplyResult
-from models.records import CycleRecord, InboundSmsRecord
-from models.store import inbound, record_reply_result, reply_route, withdraw_standing_consent
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
+from store.queries import inbound, record_reply_result, reply_route, withdraw_standing_consent
+from store.tables import CycleRecord, InboundSmsRecord
 
 router = APIRouter(tags=["sms gateway"])
 MAX_SKEW_S = 300

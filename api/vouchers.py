@@ -15,8 +15,6 @@ from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import CycleStatus
-from models.records import VoucherRecord
-from models.store import redemption, voucher
 from models.voucher import (
     AccountEntry,
     AccountShown,
@@ -26,6 +24,8 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
+from store.queries import redemption, voucher
+from store.tables import VoucherRecord
 
 router = APIRouter(tags=["wallet"])
 WALLET = [Depends(require("wallet"))]

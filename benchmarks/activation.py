@@ -33,8 +33,6 @@ from activities.cycles import deliver_reply, start_cycle
 from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
 from models.cycle import Citizen, CycleState, Reply, cycle_id
-from models.db import create_engine, create_sessions
-from models.records import CycleRecord, VoucherRecord
 from models.settings import Settings
 from rules import calendar
 from rules.listing import prepare_cycle
@@ -42,6 +40,8 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
+from store.engine import create_engine, create_sessions
+from store.tables import CycleRecord, VoucherRecord
 from workers import product_client, setup_namespace
 from workers.embedded import rules_due_now, run_embedded
 from workers.stack import temporal_dev_server

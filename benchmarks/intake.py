@@ -66,9 +66,7 @@ from benchmarks import (
     quiet_core_logs,
 )
 from models.cycle import CycleState
-from models.db import Sessions, create_engine, create_sessions
 from models.programs import PROGRAMS, ProgramVersion, load_programs
-from models.records import CycleRecord
 from models.settings import Settings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
@@ -76,6 +74,8 @@ from simulators.cohort import sample_cohort, seed_world
 from simulators.embedded import free_ports
 from simulators.signing import sign
 from simulators.state import World
+from store.engine import Sessions, create_engine, create_sessions
+from store.tables import CycleRecord
 from workers import setup_namespace
 from workers.embedded import Embedded, run_embedded
 from workers.stack import temporal_dev_server

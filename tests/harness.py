@@ -18,15 +18,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
-from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
-from models.records import CycleRecord, ListingRecord
 from models.settings import Settings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
+from store.engine import create_engine, create_sessions
+from store.tables import CycleRecord, ListingRecord
 from workers import product_client
 from workers.embedded import run_embedded
 

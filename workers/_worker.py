@@ -23,10 +23,10 @@ from activities.sdu import Sdu
 from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
 from models.codec import parse_keys, product_converter
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
+from store.engine import create_engine, create_schema, create_sessions
 from workflows import WORKFLOWS
 from workflows.cycle_machinery import sms_queue
 from workflows.month_intake import intake_queue

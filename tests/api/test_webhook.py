@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from models.cycle import Citizen, CycleState
-from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion
-from models.records import InboundSmsRecord
 from rules import calendar
 from simulators.signing import sign
+from store.engine import create_engine, create_sessions
+from store.tables import InboundSmsRecord
 from tests.harness import Product
 
 

@@ -27,12 +27,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.cycles import deliver_reply
 from models.cycle import CycleState, CycleStatus, Reply, voucher_id
-from models.db import create_engine, create_sessions
-from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
 from models.settings import Settings
 from simulators.signing import sign
 from simulators.state import World
 from simulators.webhook import send_reply
+from store.engine import create_engine, create_sessions
+from store.tables import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
 from tests.integration.faults_support import (
     DevServer,
     Handle,

@@ -32,11 +32,11 @@ from activities.records import (
     Records,
     RedemptionAct,
 )
-from models import migrations, store
 from models.cycle import Citizen
-from models.db import create_engine, create_schema, create_sessions
-from models.records import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from rules import calendar
+from store import migrations, queries
+from store.engine import create_engine, create_schema, create_sessions
+from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from tests.harness import eventually, run_product
 from tests.integration.postgres import Cluster
 
@@ -254,17 +254,17 @@ async def test_listings_count_each_citizen_once_and_stay_pending(engine: AsyncEn
     sessions = create_sessions(engine)
     people = [(f"ref-{i}", Citizen(iin=f"{i:012d}", region="AST")) for i in range(3)]
     async with sessions() as session:
-        first = await store.add_listings(
+        first = await queries.add_listings(
             session, program="gas", month="2026-03", citizens=[*people, people[0]], listed_at=AT
         )
     extra = ("ref-9", Citizen(iin="000000000009", region="ALA"))
     async with sessions() as session:
-        second = await store.add_listings(
+        second = await queries.add_listings(
             session, program="gas", month="2026-03", citizens=[*people, extra], listed_at=AT
         )
     async with sessions() as session:
-        pending = await store.pending_listings(session, program="gas", month="2026-03", limit=10)
-        limited = await store.pending_listings(session, program="gas", month="2026-03", limit=2)
+        pending = await queries.pending_listings(session, program="gas", month="2026-03", limit=10)
+        limited = await queries.pending_listings(session, program="gas", month="2026-03", limit=2)
     assert (first, second) == (3, 1)
     assert {p.citizen_ref for p in pending} == {"ref-0", "ref-1", "ref-2", "ref-9"}
     assert len(limited) == 2 and all(p.listed_at == AT for p in pending)
@@ -300,10 +300,10 @@ async def test_month_figures_and_money_totals(engine: AsyncEngine) -> None:
         )
         await session.commit()
     async with create_sessions(engine)() as session:
-        by_region, sms = await store.month_figures(session, program="gas", month="2026-03")
-        gas = await store.money_totals(session, program="gas", month="2026-03")
-        food = await store.money_totals(session, program="food", month="2026-03")
-        empty = await store.money_totals(session, program="gas", month="2030-01")
+        by_region, sms = await queries.month_figures(session, program="gas", month="2026-03")
+        gas = await queries.money_totals(session, program="gas", month="2026-03")
+        food = await queries.money_totals(session, program="food", month="2026-03")
+        empty = await queries.money_totals(session, program="gas", month="2030-01")
     assert by_region == {"AST": {"VOUCHER_ISSUED": 2}, "ALA": {"REFUSED": 1}}
     assert sms == 2
     assert (gas, food, empty) == ((1200, 0), (800, 350), (0, 0))

@@ -10,11 +10,11 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.cycles import Cycles, PendingCycles
 from models.cycle import Citizen, cycle_id
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import ProgramBook, load_programs
 from models.reference import load_reference
-from models.store import add_listings
 from simulators.cohort import sample_cohort
+from store.engine import create_engine, create_schema, create_sessions
+from store.queries import add_listings
 
 
 async def test_the_fan_out_uses_the_intakes_rules_not_its_own_book(

@@ -11,7 +11,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
-from models.records import (
+from store.tables import (
     AccountActivation,
     ConsentRecord,
     CycleRecord,
