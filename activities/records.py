@@ -74,8 +74,7 @@ class RedemptionAct(BaseModel):
     discount_kzt: int
     goods_kzt: int
     at: datetime
-    # The balance the cycle answered; absent in purchases recorded by earlier cycle code.
-    balance_after_kzt: int | None = None
+    balance_after_kzt: int  # the balance the cycle answered
 
 
 class Records:
@@ -162,28 +161,7 @@ class Records:
     @activity.defn(name="records.redemption")
     async def record_redemption(self, act: RedemptionAct) -> None:
         """Keep a food purchase drawn from a voucher (one row per purchase) with the balance it
-        left: the answer the purchase gets again once the cycle has closed.
-
-        The cycle says what balance it answered. Earlier cycle code did not: then it is worked
-        out, as the cycle draws its purchases one at a time and records each before the next
-        (under its lock), so the voucher's amount less this purchase and those recorded before
-        it is what the cycle answered; a retry of this activity counts none of them twice.
-        """
+        left: the answer the purchase gets again once the cycle has closed."""
         async with self._sessions() as session:
-            balance = act.balance_after_kzt
-            voucher = (
-                None if balance is not None else await session.get(VoucherRecord, act.voucher_id)
-            )
-            if voucher is not None:
-                earlier = await session.exec(
-                    select(RedemptionRecord.discount_kzt)
-                    .where(RedemptionRecord.voucher_id == act.voucher_id)
-                    .where(col(RedemptionRecord.purchase_id) != act.purchase_id)
-                )
-                # As in the cycle: a voucher without an amount is activated with a balance of 0.
-                balance = (voucher.amount_kzt or 0) - sum(earlier.all()) - act.discount_kzt
-            record = RedemptionRecord(
-                **act.model_dump(exclude={"balance_after_kzt"}), balance_after_kzt=balance
-            )
-            await session.merge(record)
+            await session.merge(RedemptionRecord(**act.model_dump()))
             await session.commit()

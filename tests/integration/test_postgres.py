@@ -30,7 +30,6 @@ from activities.records import (
     ConsentQuery,
     CycleSnapshot,
     Records,
-    RedemptionAct,
 )
 from models.cycle import Citizen
 from rules import calendar
@@ -307,32 +306,6 @@ async def test_month_figures_and_money_totals(engine: AsyncEngine) -> None:
     assert by_region == {"AST": {"VOUCHER_ISSUED": 2}, "ALA": {"REFUSED": 1}}
     assert sms == 2
     assert (gas, food, empty) == ((1200, 0), (800, 350), (0, 0))
-
-
-async def test_a_purchase_keeps_the_balance_it_left_whatever_the_retries(
-    database_url: str,
-) -> None:
-    """Each recorded purchase keeps the voucher's amount less it and those recorded before it;
-    a recording retried counts nothing twice."""
-    engine = create_engine(database_url)
-    try:
-        await create_schema(engine)
-        sessions = create_sessions(engine)
-        async with sessions() as session:
-            session.add(_voucher("v-3", discount_kzt=None, program="food"))
-            await session.commit()
-        records = Records(sessions)
-        first, second = (
-            RedemptionAct(**_redemption(p, kzt).model_dump(exclude={"balance_after_kzt"}))
-            for p, kzt in (("p-1", 350), ("p-2", 100))
-        )
-        for act in (first, first, second, second):
-            await records.record_redemption(act)
-        async with sessions() as session:
-            kept = [await session.get(RedemptionRecord, p) for p in ("p-1", "p-2")]
-        assert [k.balance_after_kzt if k else None for k in kept] == [5000 - 350, 5000 - 450]
-    finally:
-        await engine.dispose()
 
 
 async def test_the_food_daily_report_counts_exactly_the_local_day(database_url: str) -> None:
