@@ -7,7 +7,6 @@ import asyncio
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import (
@@ -20,6 +19,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.calls import HandoverDone, PendingCycles
 from models.coordination import HandoverInput
 from models.cycle import (
     ACTIVATED_STATES,
@@ -33,7 +33,7 @@ from models.cycle import (
     Withdrawal,
     cycle_id,
 )
-from models.programs import ProgramBook, ProgramVersion
+from models.programs import ProgramBook
 from models.reference import Reference
 from models.search import CYCLE_STATE, cycle_attributes
 from models.voucher import HandedOver
@@ -43,17 +43,6 @@ from store.queries import pending_listings
 from store.tables import AccountActivation
 
 CYCLE_WORKFLOW = "CitizenCycle"
-
-
-class PendingCycles(BaseModel):
-    program: str
-    month: str
-    # The rules the intake screened the list by; absent in intakes started before it was passed.
-    rules: ProgramVersion | None = None
-
-
-class HandoverDone(BaseModel):
-    month: str
 
 
 class Cycles:

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 from sqlalchemy import func
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
@@ -14,25 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from models.calls import DailyFigures, ReportDay
 from rules.calendar import day_bounds
 from store.engine import Sessions
 from store.tables import RedemptionRecord, VoucherRecord
-
-
-class ReportDay(BaseModel):
-    day: date
-
-
-class DailyFigures(BaseModel):
-    """What the wallet reports to the provider for one local day (SPEC.md §2, food)."""
-
-    program: str = "food"
-    date: date
-    vouchers_issued: int
-    vouchers_activated: int
-    purchases: int
-    redeemed_kzt: int
-    goods_kzt: int
 
 
 class FoodReporting:

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
 from sqlmodel import col, select, update
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from models.calls import AccountFound, HandoverMonth, Settlement
 from models.voucher import Account, AccountEntry
 from store.engine import Sessions
 from store.tables import AccountActivation, VoucherRecord
 
 HANDOVER_CHUNK = 5_000
-
-
-class AccountFound(BaseModel):
-    account: Account | None
-
-
-class HandoverMonth(BaseModel):
-    month: str
-    at: datetime  # workflow time of the hand-over
-
-
-class Settlement(BaseModel):
-    voucher_id: str
-    month: str
-    account_number: str
-    volume_m3: Decimal
-    discount_kzt: int
 
 
 class GasProvider:

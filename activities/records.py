@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 
+from models.calls import (
+    AccountClaim,
+    ActivationAct,
+    ConsentAct,
+    ConsentQuery,
+    CycleSnapshot,
+    RedemptionAct,
+)
 from store.engine import Sessions
 from store.tables import (
     AccountActivation,
@@ -17,64 +24,6 @@ from store.tables import (
     RedemptionRecord,
     VoucherRecord,
 )
-
-
-class CycleSnapshot(BaseModel):
-    cycle_id: str
-    program: str
-    month: str
-    region: str
-    state: str
-    citizen_ref: str
-    voucher_id: str
-    phone_ref: str | None = None
-    short_number: str | None = None
-    at: datetime
-
-
-class ConsentAct(BaseModel):
-    message_id: str
-    cycle_id: str
-    citizen_ref: str
-    iin: str
-    program: str
-    program_version: str
-    month: str
-    decision: str  # "agree" | "refuse"
-    received_at: datetime
-    recorded_at: datetime
-
-
-class ConsentQuery(BaseModel):
-    citizen_ref: str
-    program_version: str
-
-
-class AccountClaim(BaseModel):
-    month: str
-    account_number: str
-    voucher_id: str
-    cycle_id: str
-    at: datetime
-
-
-class ActivationAct(BaseModel):
-    voucher_id: str
-    at: datetime
-    account_number: str | None = None
-
-
-class RedemptionAct(BaseModel):
-    purchase_id: str
-    voucher_id: str
-    program: str
-    month: str
-    region: str
-    shop_id: str
-    discount_kzt: int
-    goods_kzt: int
-    at: datetime
-    balance_after_kzt: int  # the balance the cycle answered
 
 
 class Records:

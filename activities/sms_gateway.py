@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from models.calls import OutgoingSms, SmsAccepted
 from store.engine import Sessions
 from store.tables import SmsRecord
-
-SmsKind = Literal["consent_request", "reminder", "confirmation"]
-
-
-class OutgoingSms(BaseModel):
-    cycle_id: str
-    kind: SmsKind
-    sender: str  # the program's short number
-    to: str
-    text: str
-    program: str
-    month: str
-    region: str
-    at: datetime  # workflow time of the send, for the log
-
-
-class SmsAccepted(BaseModel):
-    message_id: str
 
 
 class SmsGateway:

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from models.calls import VoucherIssue, VoucherNotice
 from store.engine import Sessions
 from store.tables import VoucherRecord
-
-
-class VoucherIssue(BaseModel):
-    voucher_id: str
-    cycle_id: str
-    program: str
-    month: str
-    region: str
-    iin: str
-    valid_until: date
-    amount_kzt: int | None = None
-    members: int | None = None
-    issued_at: datetime  # workflow time
-
-
-class VoucherNotice(BaseModel):
-    voucher_id: str
-    type: str  # "expired" | "discount" | "closed"
-    detail: dict[str, Any] = {}
 
 
 class Wallet:

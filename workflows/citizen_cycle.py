@@ -15,10 +15,11 @@ from typing import Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.bmg import Bmg, PhoneLookup
-    from activities.records import ConsentAct, ConsentQuery, Records
-    from activities.sdu import JournalEntry, Sdu
-    from activities.wallet import VoucherIssue, Wallet
+    from activities.bmg import Bmg
+    from activities.records import Records
+    from activities.sdu import Sdu
+    from activities.wallet import Wallet
+    from models.calls import ConsentAct, ConsentQuery, JournalEntry, PhoneLookup, VoucherIssue
     from models.cycle import (
         AWAITING_STATES,
         CycleInput,

@@ -23,14 +23,9 @@ from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.food_reporting import FoodReporting, ReportDay
-from activities.records import (
-    AccountClaim,
-    ConsentAct,
-    ConsentQuery,
-    CycleSnapshot,
-    Records,
-)
+from activities.food_reporting import FoodReporting
+from activities.records import Records
+from models.calls import AccountClaim, ConsentAct, ConsentQuery, CycleSnapshot, ReportDay
 from models.cycle import Citizen
 from rules import calendar
 from store import migrations, queries

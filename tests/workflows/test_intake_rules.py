@@ -8,7 +8,8 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.cycles import Cycles, PendingCycles
+from activities.cycles import Cycles
+from models.calls import PendingCycles
 from models.cycle import Citizen, cycle_id
 from models.programs import ProgramBook, load_programs
 from models.reference import load_reference
