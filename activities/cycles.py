@@ -7,7 +7,6 @@ import asyncio
 from datetime import timedelta
 from typing import Literal
 
-from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import (
     Client,
@@ -38,9 +37,8 @@ from models.reference import Reference
 from models.search import CYCLE_STATE, cycle_attributes
 from models.voucher import HandedOver
 from rules.listing import prepare_cycle
+from store import queries, vouchers
 from store.engine import Sessions
-from store.queries import pending_listings
-from store.tables import AccountActivation
 
 CYCLE_WORKFLOW = "CitizenCycle"
 
@@ -84,7 +82,7 @@ class Cycles:
         started = 0
         while True:
             async with self._sessions() as session:
-                page = await pending_listings(
+                page = await queries.pending_listings(
                     session, program=pending.program, month=pending.month, limit=self._page
                 )
                 if not page:
@@ -103,22 +101,14 @@ class Cycles:
                 ]
                 results = await asyncio.gather(*(self._start(cycle) for cycle in cycles))
                 started += sum(results)
-                for row in page:
-                    row.started, row.citizen = True, None  # the cycle holds the IIN from now on
-                    session.add(row)
-                await session.commit()
+                await queries.mark_started(session, listings=page)
             activity.heartbeat(started)
 
     @activity.defn(name="cycles.announce_handover")
     async def announce_handover(self, done: HandoverDone) -> int:
         """Signal every cycle whose voucher was in the month's hand-over; return how many."""
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(AccountActivation.cycle_id)
-                .where(AccountActivation.month == done.month)
-                .where(col(AccountActivation.handed_over_at).is_not(None))
-            )
-            cycle_ids = list(rows.all())
+            cycle_ids = await vouchers.handed_over_cycles(session, month=done.month)
 
         async def tell(cycle: str) -> None:
             async with self._concurrency:

@@ -7,6 +7,7 @@ from temporalio import activity
 
 from activities.http import raise_for_retry
 from models.calls import OutgoingSms, SmsAccepted
+from store import queries
 from store.engine import Sessions
 from store.tables import SmsRecord
 
@@ -33,18 +34,16 @@ class SmsGateway:
         )
         raise_for_retry(response, "SMS gateway")
         accepted = SmsAccepted(message_id=response.json()["message_id"])
+        record = SmsRecord(
+            idempotency_key=key,
+            cycle_id=sms.cycle_id,
+            kind=sms.kind,
+            message_id=accepted.message_id,
+            program=sms.program,
+            month=sms.month,
+            region=sms.region,
+            accepted_at=sms.at,
+        )
         async with self._sessions() as session:
-            await session.merge(
-                SmsRecord(
-                    idempotency_key=key,
-                    cycle_id=sms.cycle_id,
-                    kind=sms.kind,
-                    message_id=accepted.message_id,
-                    program=sms.program,
-                    month=sms.month,
-                    region=sms.region,
-                    accepted_at=sms.at,
-                )
-            )
-            await session.commit()
+            await queries.log_sms(session, sms=record)
         return accepted

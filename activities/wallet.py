@@ -9,6 +9,7 @@ from temporalio import activity
 
 from activities.http import raise_for_retry
 from models.calls import VoucherIssue, VoucherNotice
+from store import vouchers
 from store.engine import Sessions
 from store.tables import VoucherRecord
 
@@ -35,20 +36,18 @@ class Wallet:
             body["members"] = voucher.members
         response = await self._http.put(f"/v1/vouchers/{voucher.voucher_id}", json=body)
         raise_for_retry(response, "wallet")
+        record = VoucherRecord(
+            voucher_id=voucher.voucher_id,
+            cycle_id=voucher.cycle_id,
+            program=voucher.program,
+            month=voucher.month,
+            region=voucher.region,
+            amount_kzt=voucher.amount_kzt,
+            valid_until=voucher.valid_until,
+            issued_at=voucher.issued_at,
+        )
         async with self._sessions() as session:
-            await session.merge(
-                VoucherRecord(
-                    voucher_id=voucher.voucher_id,
-                    cycle_id=voucher.cycle_id,
-                    program=voucher.program,
-                    month=voucher.month,
-                    region=voucher.region,
-                    amount_kzt=voucher.amount_kzt,
-                    valid_until=voucher.valid_until,
-                    issued_at=voucher.issued_at,
-                )
-            )
-            await session.commit()
+            await vouchers.save_voucher(session, voucher=record)
 
     @activity.defn(name="wallet.notify")
     async def notify(self, notice: VoucherNotice) -> None:

@@ -17,7 +17,7 @@ from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN
 from models.voucher import ACCOUNT_NUMBER, Consumption
-from store.queries import activations
+from store.vouchers import activations
 
 router = APIRouter(tags=["provider"])
 

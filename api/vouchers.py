@@ -24,8 +24,8 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
-from store.queries import redemption, voucher
 from store.tables import VoucherRecord
+from store.vouchers import redemption, voucher
 
 router = APIRouter(tags=["wallet"])
 WALLET = [Depends(require("wallet"))]

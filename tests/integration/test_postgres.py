@@ -28,7 +28,7 @@ from activities.records import Records
 from models.calls import AccountClaim, ConsentAct, ConsentQuery, CycleSnapshot, ReportDay
 from models.cycle import Citizen
 from rules import calendar
-from store import migrations, queries
+from store import migrations, queries, reports, vouchers
 from store.engine import create_engine, create_schema, create_sessions
 from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from tests.harness import eventually, run_product
@@ -173,7 +173,7 @@ async def test_revision_0002_keeps_the_rows_and_goes_back_and_forth(database_url
             )
         await create_schema(engine)
         async with create_sessions(engine)() as session:
-            kept = await session.get(RedemptionRecord, "p-1")
+            kept = await vouchers.redemption(session, purchase_id="p-1")
         assert kept is not None and (kept.discount_kzt, kept.balance_after_kzt) == (350, None)
         async with engine.begin() as connection:
             await connection.run_sync(_migrate, "downgrade", "0001")
@@ -294,10 +294,10 @@ async def test_month_figures_and_money_totals(engine: AsyncEngine) -> None:
         )
         await session.commit()
     async with create_sessions(engine)() as session:
-        by_region, sms = await queries.month_figures(session, program="gas", month="2026-03")
-        gas = await queries.money_totals(session, program="gas", month="2026-03")
-        food = await queries.money_totals(session, program="food", month="2026-03")
-        empty = await queries.money_totals(session, program="gas", month="2030-01")
+        by_region, sms = await reports.month_figures(session, program="gas", month="2026-03")
+        gas = await reports.money_totals(session, program="gas", month="2026-03")
+        food = await reports.money_totals(session, program="food", month="2026-03")
+        empty = await reports.money_totals(session, program="gas", month="2030-01")
     assert by_region == {"AST": {"VOUCHER_ISSUED": 2}, "ALA": {"REFUSED": 1}}
     assert sms == 2
     assert (gas, food, empty) == ((1200, 0), (800, 350), (0, 0))
