@@ -24,8 +24,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func
-from sqlmodel import select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -41,7 +39,8 @@ from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
 from store.engine import create_engine, create_sessions
-from store.tables import CycleRecord, VoucherRecord
+from store.reports import count_in_state
+from store.vouchers import voucher_ids
 from workers import product_client, setup_namespace
 from workers.embedded import rules_due_now, run_embedded
 from workers.stack import temporal_dev_server
@@ -50,12 +49,9 @@ from workers.stack import temporal_dev_server
 async def count_in(settings: Settings, state: CycleState) -> int:
     engine = create_engine(settings.database_url)
     async with create_sessions(engine)() as session:
-        found = await session.exec(
-            select(func.count()).select_from(CycleRecord).where(CycleRecord.state == state.value)
-        )
-        number = found.one()
+        number = await count_in_state(session, state=state.value)
     await engine.dispose()
-    return int(number)
+    return number
 
 
 async def wait_for(settings: Settings, state: CycleState, n: int, *, minutes: float) -> None:
@@ -100,7 +96,7 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
     await wait_for(settings, CycleState.VOUCHER_ISSUED, n, minutes=10)
     engine = create_engine(settings.database_url)
     async with create_sessions(engine)() as session:
-        vouchers = list((await session.exec(select(VoucherRecord.voucher_id))).all())
+        vouchers = await voucher_ids(session)
     await engine.dispose()
     for number in range(len(vouchers)):
         account = f"{9_000_000_000 + number}"

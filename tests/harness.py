@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -26,7 +25,7 @@ from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
 from store.engine import create_engine, create_sessions
-from store.tables import CycleRecord, ListingRecord
+from store.queries import cycle_ids, listed_months
 from workers import product_client
 from workers.embedded import run_embedded
 
@@ -111,8 +110,8 @@ class Product:
         for its worker, gone with the test, whenever the clock passes one of its timers."""
         engine = create_engine(self.settings.database_url)
         async with create_sessions(engine)() as session:
-            cycles = (await session.exec(select(CycleRecord.cycle_id))).all()
-            months = (await session.exec(select(ListingRecord.program, ListingRecord.month))).all()
+            cycles = await cycle_ids(session)
+            months = await listed_months(session)
         await engine.dispose()
         coordinators = {
             f"{kind}-{program}-{month}"
