@@ -5,21 +5,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
+from models.calls import PhoneFound, PhoneLookup
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
-
-
-class PhoneLookup(BaseModel):
-    iin: str
-
-
-class PhoneFound(BaseModel):
-    phone: str | None
-    phone_ref: str | None = None  # keyed pseudonym, for routing replies
 
 
 class Bmg:

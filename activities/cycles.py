@@ -12,24 +12,13 @@ import asyncio
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel
-from sqlmodel import col, select
 from temporalio import activity
 
+from models.calls import HandoverDone, PendingCycles
 from models.coordination import HandoverInput
 from models.cycle import Citizen, CycleInput
-from models.db import Sessions
-from models.records import AccountActivation
-from models.store import pending_listings
-
-
-class PendingCycles(BaseModel):
-    program: str
-    month: str
-
-
-class HandoverDone(BaseModel):
-    month: str
+from store import queries, vouchers
+from store.engine import Sessions
 
 
 class CycleStarts(Protocol):
@@ -73,7 +62,7 @@ class Cycles:
         started = 0
         while True:
             async with self._sessions() as session:
-                page = await pending_listings(
+                page = await queries.pending_listings(
                     session, program=pending.program, month=pending.month, limit=self._page
                 )
                 if not page:
@@ -90,22 +79,14 @@ class Cycles:
                 ]
                 results = await asyncio.gather(*(self._start(cycle) for cycle in cycles))
                 started += sum(results)
-                for row in page:
-                    row.started, row.citizen = True, None  # the cycle holds the IIN from now on
-                    session.add(row)
-                await session.commit()
+                await queries.mark_started(session, listings=page)
             activity.heartbeat(started)
 
     @activity.defn(name="cycles.announce_handover")
     async def announce_handover(self, done: HandoverDone) -> int:
         """Signal every cycle whose voucher was in the month's hand-over; return how many."""
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(AccountActivation.cycle_id)
-                .where(AccountActivation.month == done.month)
-                .where(col(AccountActivation.handed_over_at).is_not(None))
-            )
-            cycle_ids = list(rows.all())
+            cycle_ids = await vouchers.handed_over_cycles(session, month=done.month)
 
         async def tell(cycle: str) -> None:
             async with self._concurrency:

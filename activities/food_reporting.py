@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date
 
 import httpx
-from pydantic import BaseModel
-from sqlalchemy import func
-from sqlalchemy.orm import Mapped
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import RedemptionRecord, VoucherRecord
+from models.calls import DailyFigures, ReportDay
 from rules.calendar import day_bounds
-
-
-class ReportDay(BaseModel):
-    day: date
-
-
-class DailyFigures(BaseModel):
-    """What the wallet reports to the provider for one local day (SPEC.md §2, food)."""
-
-    program: str = "food"
-    date: date
-    vouchers_issued: int
-    vouchers_activated: int
-    purchases: int
-    redeemed_kzt: int
-    goods_kzt: int
+from store import reports
+from store.engine import Sessions
 
 
 class FoodReporting:
@@ -53,39 +32,15 @@ class FoodReporting:
         return figures
 
     async def _figures(self, day: date) -> DailyFigures:
-        """The day's figures, each counted by the database over a range of an indexed moment
-        (``ix_vouchers_program_issued_at`` and the like): a night reads one day's rows."""
+        """The day's figures: a local day, counted over its bounds in UTC."""
         start, end = (moment.astimezone(UTC) for moment in day_bounds(day))
         async with self._sessions() as session:
-            issued = await _count_vouchers(session, col(VoucherRecord.issued_at), start, end)
-            activated = await _count_vouchers(session, col(VoucherRecord.activated_at), start, end)
-            at = col(RedemptionRecord.at)
-            purchases, redeemed, goods = (
-                await session.exec(
-                    select(
-                        func.count(),
-                        func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0),
-                        func.coalesce(func.sum(RedemptionRecord.goods_kzt), 0),
-                    ).where(RedemptionRecord.program == "food", at >= start, at < end)
-                )
-            ).one()
+            counts = await reports.day_counts(session, program="food", start=start, end=end)
         return DailyFigures(
             date=day,
-            vouchers_issued=issued,
-            vouchers_activated=activated,
-            purchases=purchases,
-            redeemed_kzt=int(redeemed),
-            goods_kzt=int(goods),
+            vouchers_issued=counts.issued,
+            vouchers_activated=counts.activated,
+            purchases=counts.purchases,
+            redeemed_kzt=counts.redeemed_kzt,
+            goods_kzt=counts.goods_kzt,
         )
-
-
-async def _count_vouchers(
-    session: AsyncSession, moment: Mapped[Any], start: datetime, end: datetime
-) -> int:
-    """How many food vouchers have ``moment`` within [start, end)."""
-    counted = await session.exec(
-        select(func.count())
-        .select_from(VoucherRecord)
-        .where(VoucherRecord.program == "food", moment >= start, moment < end)
-    )
-    return counted.one()

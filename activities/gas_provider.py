@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
-from sqlmodel import col, select, update
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import AccountActivation, VoucherRecord
+from models.calls import AccountFound, HandoverMonth, Settlement
 from models.voucher import Account, AccountEntry
+from store import vouchers
+from store.engine import Sessions
 
 HANDOVER_CHUNK = 5_000
-
-
-class AccountFound(BaseModel):
-    account: Account | None
-
-
-class HandoverMonth(BaseModel):
-    month: str
-    at: datetime  # workflow time of the hand-over
-
-
-class Settlement(BaseModel):
-    voucher_id: str
-    month: str
-    account_number: str
-    volume_m3: Decimal
-    discount_kzt: int
 
 
 class GasProvider:
@@ -70,27 +50,14 @@ class GasProvider:
             sent, after = sent + len(rows), rows[-1][0]
             activity.heartbeat(sent)
         async with self._sessions() as session:
-            await session.exec(
-                update(AccountActivation)
-                .where(col(AccountActivation.month) == handover.month)
-                .values(handed_over_at=handover.at)
-            )
-            await session.commit()
+            await vouchers.mark_handed_over(session, month=handover.month, at=handover.at)
         return sent
 
     async def _activated_page(self, month: str, after: str) -> list[tuple[str, str]]:
         async with self._sessions() as session:
-            rows = await session.exec(
-                select(AccountActivation.voucher_id, AccountActivation.account_number)
-                .join(VoucherRecord, col(VoucherRecord.voucher_id) == AccountActivation.voucher_id)
-                .where(AccountActivation.month == month)
-                .where(col(VoucherRecord.activated_at).is_not(None))
-                .where(col(VoucherRecord.account_number) == AccountActivation.account_number)
-                .where(col(AccountActivation.voucher_id) > after)
-                .order_by(col(AccountActivation.voucher_id))
-                .limit(HANDOVER_CHUNK)
+            return await vouchers.handover_page(
+                session, month=month, after=after, limit=HANDOVER_CHUNK
             )
-            return [(voucher, account) for voucher, account in rows.all()]
 
     @activity.defn(name="gas.settle")
     async def settle(self, settlement: Settlement) -> None:
@@ -106,9 +73,9 @@ class GasProvider:
         )
         raise_for_retry(response, "gas provider")
         async with self._sessions() as session:
-            voucher = await session.get(VoucherRecord, settlement.voucher_id)
-            if voucher is not None:
-                voucher.discount_kzt = settlement.discount_kzt
-                voucher.volume_m3 = str(settlement.volume_m3)
-                session.add(voucher)
-                await session.commit()
+            await vouchers.settle_voucher(
+                session,
+                voucher_id=settlement.voucher_id,
+                discount_kzt=settlement.discount_kzt,
+                volume_m3=str(settlement.volume_m3),
+            )

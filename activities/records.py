@@ -2,80 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
-from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from temporalio import activity
 
-from models.db import Sessions
-from models.records import (
+from models.calls import (
+    AccountClaim,
+    ActivationAct,
+    ConsentAct,
+    ConsentQuery,
+    CycleSnapshot,
+    RedemptionAct,
+)
+from store import queries, vouchers
+from store.engine import Sessions
+from store.tables import (
     AccountActivation,
     ConsentRecord,
     CycleRecord,
     RedemptionRecord,
-    VoucherRecord,
 )
-
-
-class CycleSnapshot(BaseModel):
-    cycle_id: str
-    program: str
-    month: str
-    region: str
-    state: str
-    citizen_ref: str
-    voucher_id: str
-    phone_ref: str | None = None
-    short_number: str | None = None
-    at: datetime
-
-
-class ConsentAct(BaseModel):
-    message_id: str
-    cycle_id: str
-    citizen_ref: str
-    iin: str
-    program: str
-    program_version: str
-    month: str
-    decision: str  # "agree" | "refuse"
-    received_at: datetime
-    recorded_at: datetime
-
-
-class ConsentQuery(BaseModel):
-    citizen_ref: str
-    program_version: str
-
-
-class AccountClaim(BaseModel):
-    month: str
-    account_number: str
-    voucher_id: str
-    cycle_id: str
-    at: datetime
-
-
-class ActivationAct(BaseModel):
-    voucher_id: str
-    at: datetime
-    account_number: str | None = None
-
-
-class RedemptionAct(BaseModel):
-    purchase_id: str
-    voucher_id: str
-    program: str
-    month: str
-    region: str
-    shop_id: str
-    discount_kzt: int
-    goods_kzt: int
-    at: datetime
-    # The balance the cycle answered; absent in purchases recorded by earlier cycle code.
-    balance_after_kzt: int | None = None
 
 
 class Records:
@@ -87,11 +33,9 @@ class Records:
     @activity.defn(name="records.cycle")
     async def record_cycle(self, snapshot: CycleSnapshot) -> None:
         """Upsert the cycle's row; reports and reply routing read it."""
+        cycle = CycleRecord(**snapshot.model_dump(exclude={"at"}), updated_at=snapshot.at)
         async with self._sessions() as session:
-            await session.merge(
-                CycleRecord(**snapshot.model_dump(exclude={"at"}), updated_at=snapshot.at)
-            )
-            await session.commit()
+            await queries.save_cycle(session, cycle=cycle)
 
     @activity.defn(name="records.consent")
     async def record_consent(self, act: ConsentAct) -> None:
@@ -101,30 +45,25 @@ class Records:
             **act.model_dump(exclude={"received_at"}), received_at=act.received_at.astimezone(UTC)
         )
         async with self._sessions() as session:
-            await session.merge(record)
-            await session.commit()
+            await queries.save_consent(session, consent=record)
 
     @activity.defn(name="records.consent_on_file")
     async def consent_on_file(self, query: ConsentQuery) -> bool:
         """Whether the citizen's latest decision under this program version is a consent."""
         async with self._sessions() as session:
-            latest = (
-                await session.exec(
-                    select(ConsentRecord.decision)
-                    .where(ConsentRecord.citizen_ref == query.citizen_ref)
-                    .where(ConsentRecord.program_version == query.program_version)
-                    .order_by(col(ConsentRecord.received_at).desc())
-                    .limit(1)
-                )
-            ).first()
+            latest = await queries.latest_decision(
+                session, citizen_ref=query.citizen_ref, program_version=query.program_version
+            )
         return latest == "agree"
 
     @activity.defn(name="records.account_taken")
     async def account_taken(self, claim: AccountClaim) -> bool:
         """Whether another voucher is already activated on the account this month."""
         async with self._sessions() as session:
-            held = await session.get(AccountActivation, (claim.month, claim.account_number))
-        return held is not None and held.voucher_id != claim.voucher_id
+            held = await vouchers.account_holder(
+                session, month=claim.month, account_number=claim.account_number
+            )
+        return held is not None and held != claim.voucher_id
 
     @activity.defn(name="records.claim_account")
     async def claim_account(self, claim: AccountClaim) -> bool:
@@ -133,57 +72,29 @@ class Records:
         The table's primary key (month, account) makes the claim atomic across every cycle:
         of two vouchers confirming the same account at the same instant, exactly one wins.
         """
-        try:
-            async with self._sessions() as session:
-                session.add(
-                    AccountActivation(
-                        month=claim.month,
-                        account_number=claim.account_number,
-                        voucher_id=claim.voucher_id,
-                        cycle_id=claim.cycle_id,
-                        activated_at=claim.at,
-                    )
-                )
-                await session.commit()
-        except IntegrityError:
-            return not await self.account_taken(claim)  # a retry of our own claim wins again
-        return True
+        activation = AccountActivation(
+            month=claim.month,
+            account_number=claim.account_number,
+            voucher_id=claim.voucher_id,
+            cycle_id=claim.cycle_id,
+            activated_at=claim.at,
+        )
+        async with self._sessions() as session:
+            if await vouchers.claim_account(session, activation=activation):
+                return True
+        return not await self.account_taken(claim)  # a retry of our own claim wins again
 
     @activity.defn(name="records.activation")
     async def record_activation(self, act: ActivationAct) -> None:
         """Note when (and on which account) a voucher was activated, for reports."""
         async with self._sessions() as session:
-            voucher = await session.get(VoucherRecord, act.voucher_id)
-            if voucher is not None:
-                voucher.activated_at, voucher.account_number = act.at, act.account_number
-                session.add(voucher)
-                await session.commit()
+            await vouchers.mark_activated(
+                session, voucher_id=act.voucher_id, at=act.at, account_number=act.account_number
+            )
 
     @activity.defn(name="records.redemption")
     async def record_redemption(self, act: RedemptionAct) -> None:
         """Keep a food purchase drawn from a voucher (one row per purchase) with the balance it
-        left: the answer the purchase gets again once the cycle has closed.
-
-        The cycle says what balance it answered. Earlier cycle code did not: then it is worked
-        out, as the cycle draws its purchases one at a time and records each before the next
-        (under its lock), so the voucher's amount less this purchase and those recorded before
-        it is what the cycle answered; a retry of this activity counts none of them twice.
-        """
+        left: the answer the purchase gets again once the cycle has closed."""
         async with self._sessions() as session:
-            balance = act.balance_after_kzt
-            voucher = (
-                None if balance is not None else await session.get(VoucherRecord, act.voucher_id)
-            )
-            if voucher is not None:
-                earlier = await session.exec(
-                    select(RedemptionRecord.discount_kzt)
-                    .where(RedemptionRecord.voucher_id == act.voucher_id)
-                    .where(col(RedemptionRecord.purchase_id) != act.purchase_id)
-                )
-                # As in the cycle: a voucher without an amount is activated with a balance of 0.
-                balance = (voucher.amount_kzt or 0) - sum(earlier.all()) - act.discount_kzt
-            record = RedemptionRecord(
-                **act.model_dump(exclude={"balance_after_kzt"}), balance_after_kzt=balance
-            )
-            await session.merge(record)
-            await session.commit()
+            await vouchers.save_redemption(session, redemption=RedemptionRecord(**act.model_dump()))

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from pydantic import BaseModel
 from temporalio import activity
 
+from models.calls import TariffQuery
 from models.reference import GasTariff, Reference
-
-
-class TariffQuery(BaseModel):
-    region: str
-    on: date
 
 
 class ReferenceData:

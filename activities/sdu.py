@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
-
-
-class JournalEntry(BaseModel):
-    program: str
-    month: str
-    iin: str
-    event: str
-    at: datetime
+from models.calls import JournalEntry
 
 
 class Sdu:

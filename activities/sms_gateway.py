@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import SmsRecord
-
-SmsKind = Literal["consent_request", "reminder", "confirmation"]
-
-
-class OutgoingSms(BaseModel):
-    cycle_id: str
-    kind: SmsKind
-    sender: str  # the program's short number
-    to: str
-    text: str
-    program: str
-    month: str
-    region: str
-    at: datetime  # workflow time of the send, for the log
-
-
-class SmsAccepted(BaseModel):
-    message_id: str
+from models.calls import OutgoingSms, SmsAccepted
+from store import queries
+from store.engine import Sessions
+from store.tables import SmsRecord
 
 
 class SmsGateway:
@@ -54,18 +34,16 @@ class SmsGateway:
         )
         raise_for_retry(response, "SMS gateway")
         accepted = SmsAccepted(message_id=response.json()["message_id"])
+        record = SmsRecord(
+            idempotency_key=key,
+            cycle_id=sms.cycle_id,
+            kind=sms.kind,
+            message_id=accepted.message_id,
+            program=sms.program,
+            month=sms.month,
+            region=sms.region,
+            accepted_at=sms.at,
+        )
         async with self._sessions() as session:
-            await session.merge(
-                SmsRecord(
-                    idempotency_key=key,
-                    cycle_id=sms.cycle_id,
-                    kind=sms.kind,
-                    message_id=accepted.message_id,
-                    program=sms.program,
-                    month=sms.month,
-                    region=sms.region,
-                    accepted_at=sms.at,
-                )
-            )
-            await session.commit()
+            await queries.log_sms(session, sms=record)
         return accepted

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.db import Sessions
-from models.records import VoucherRecord
-
-
-class VoucherIssue(BaseModel):
-    voucher_id: str
-    cycle_id: str
-    program: str
-    month: str
-    region: str
-    iin: str
-    valid_until: date
-    amount_kzt: int | None = None
-    members: int | None = None
-    issued_at: datetime  # workflow time
-
-
-class VoucherNotice(BaseModel):
-    voucher_id: str
-    type: str  # "expired" | "discount" | "closed"
-    detail: dict[str, Any] = {}
+from models.calls import VoucherIssue, VoucherNotice
+from store import vouchers
+from store.engine import Sessions
+from store.tables import VoucherRecord
 
 
 class Wallet:
@@ -55,20 +36,18 @@ class Wallet:
             body["members"] = voucher.members
         response = await self._http.put(f"/v1/vouchers/{voucher.voucher_id}", json=body)
         raise_for_retry(response, "wallet")
+        record = VoucherRecord(
+            voucher_id=voucher.voucher_id,
+            cycle_id=voucher.cycle_id,
+            program=voucher.program,
+            month=voucher.month,
+            region=voucher.region,
+            amount_kzt=voucher.amount_kzt,
+            valid_until=voucher.valid_until,
+            issued_at=voucher.issued_at,
+        )
         async with self._sessions() as session:
-            await session.merge(
-                VoucherRecord(
-                    voucher_id=voucher.voucher_id,
-                    cycle_id=voucher.cycle_id,
-                    program=voucher.program,
-                    month=voucher.month,
-                    region=voucher.region,
-                    amount_kzt=voucher.amount_kzt,
-                    valid_until=voucher.valid_until,
-                    issued_at=voucher.issued_at,
-                )
-            )
-            await session.commit()
+            await vouchers.save_voucher(session, voucher=record)
 
     @activity.defn(name="wallet.notify")
     async def notify(self, notice: VoucherNotice) -> None:

@@ -15,10 +15,10 @@ from api.errors import install_error_handlers
 from client.codec import EncryptionCodec, parse_keys
 from client.connection import connect, product_client
 from client.cycles import CycleClient
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
+from store.engine import create_engine, create_schema, create_sessions
 
 
 def create_app(client: Client | None, settings: Settings) -> FastAPI:

@@ -13,8 +13,8 @@ from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN
-from models.store import activations
 from models.voucher import ACCOUNT_NUMBER, Consumption
+from store.vouchers import activations
 
 router = APIRouter(tags=["provider"])
 

@@ -10,11 +10,11 @@ from temporalio.client import Client
 from api.errors import ApiError
 from client.codec import EncryptionCodec
 from client.cycles import CycleClient
-from models.db import Sessions
 from models.programs import PROGRAMS, ProgramBook, ProgramVersion
 from models.reference import Reference
 from models.settings import Settings
 from rules import calendar
+from store.engine import Sessions
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from api.deps import ApiDeps, deps, program_rules
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_id
 from models.programs import ProgramVersion
-from models.records import ListingRecord
-from models.store import find_listing, keep_digest
 from rules.pseudonyms import citizen_ref
+from store.queries import find_listing, keep_digest
+from store.tables import ListingRecord
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
 

@@ -14,9 +14,9 @@ from api.list_changes import correct_listed
 from client.cycles import CycleRefused
 from models.cycle import MONTH_PATTERN, Citizen
 from models.programs import ProgramVersion
-from models.store import add_listings, note_corrections
 from rules.eligibility import listing_problem
 from rules.pseudonyms import citizen_ref, record_digest
+from store.queries import add_listings, note_corrections
 from workflows.month_intake import Admitted
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])

@@ -12,7 +12,7 @@ from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import MONTH_PATTERN
 from models.programs import PROGRAMS
-from models.store import money_totals, month_figures
+from store.reports import money_totals, month_figures
 
 router = APIRouter(tags=["ops"])
 

@@ -11,16 +11,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy.exc import IntegrityError
 
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from models.cycle import Reply, ReplyResult
-from models.records import CycleRecord, InboundSmsRecord
-from models.store import inbound, record_reply_result, reply_route, withdraw_standing_consent
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
+from store.queries import (
+    inbound,
+    keep_inbound,
+    record_reply_result,
+    reply_route,
+    withdraw_standing_consent,
+)
+from store.tables import CycleRecord, InboundSmsRecord
 
 router = APIRouter(tags=["sms gateway"])
 MAX_SKEW_S = 300
@@ -92,20 +97,17 @@ def _parse(body: bytes) -> InboundSms:
 
 async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> None:
     """Record the message before deciding it (another request may have recorded it first)."""
-    try:
-        async with api.sessions() as session:
-            session.add(
-                InboundSmsRecord(
-                    message_id=sms.message_id,
-                    phone_ref=ref,
-                    short_number=sms.to,
-                    text=sms.text,
-                    received_at=sms.received_at,
-                )
-            )
-            await session.commit()
-    except IntegrityError:
-        pass  # the duplicate is routed all the same; the cycle counts it once
+    message = InboundSmsRecord(
+        message_id=sms.message_id,
+        phone_ref=ref,
+        short_number=sms.to,
+        text=sms.text,
+        received_at=sms.received_at,
+    )
+    async with api.sessions() as session:
+        # False if another request recorded it first: it is routed all the same, and the
+        # cycle counts it once.
+        await keep_inbound(session, message=message)
 
 
 async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:

@@ -13,8 +13,6 @@ from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from client.cycles import CycleGone, CycleRefused
-from models.records import VoucherRecord
-from models.store import redemption, voucher
 from models.voucher import (
     AccountEntry,
     AccountShown,
@@ -24,6 +22,8 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
+from store.tables import VoucherRecord
+from store.vouchers import redemption, voucher
 
 T = TypeVar("T")
 router = APIRouter(tags=["wallet"])

@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func
-from sqlmodel import select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -36,9 +34,7 @@ from client.cycles import CycleClient
 from devtools.embedded import rules_due_now, run_embedded
 from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, Reply, cycle_id
-from models.db import create_engine, create_sessions
 from models.programs import ProgramBook
-from models.records import CycleRecord, VoucherRecord
 from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
@@ -46,18 +42,18 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.embedded import free_ports
 from simulators.state import Account, World
+from store.engine import create_engine, create_sessions
+from store.reports import count_in_state
+from store.vouchers import voucher_ids
 from workers import setup_namespace
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:
     engine = create_engine(settings.database_url)
     async with create_sessions(engine)() as session:
-        found = await session.exec(
-            select(func.count()).select_from(CycleRecord).where(CycleRecord.state == state.value)
-        )
-        number = found.one()
+        number = await count_in_state(session, state=state.value)
     await engine.dispose()
-    return int(number)
+    return number
 
 
 async def wait_for(settings: Settings, state: CycleState, n: int, *, minutes: float) -> None:
@@ -109,7 +105,7 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
     await wait_for(settings, CycleState.VOUCHER_ISSUED, n, minutes=10)
     engine = create_engine(settings.database_url)
     async with create_sessions(engine)() as session:
-        vouchers = list((await session.exec(select(VoucherRecord.voucher_id))).all())
+        vouchers = await voucher_ids(session)
     await engine.dispose()
     for number in range(len(vouchers)):
         account = f"{9_000_000_000 + number}"

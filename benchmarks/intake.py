@@ -52,8 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, func, or_
-from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -68,9 +66,7 @@ from benchmarks import (
 from devtools.embedded import Embedded, run_embedded
 from devtools.stack import temporal_dev_server
 from models.cycle import CycleState
-from models.db import Sessions, create_engine, create_sessions
 from models.programs import PROGRAMS, ProgramVersion, load_programs
-from models.records import CycleRecord
 from models.settings import Settings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
@@ -78,6 +74,8 @@ from simulators.cohort import sample_cohort, seed_world
 from simulators.embedded import free_ports
 from simulators.signing import sign
 from simulators.state import World
+from store.engine import Sessions, create_engine, create_sessions
+from store.reports import count_checked, count_reachable, reachable_citizens
 from workers import setup_namespace
 
 BATCH = 10_000  # the API's limit per call
@@ -200,16 +198,21 @@ async def _webhook(
     """
     began = time.perf_counter()
     await _post(product, month, cohort)
-    ready = _ready(month)
-    await _until(partial(_count, sessions, ready), args.replies, "cycles ready for a reply")
+    await _until(partial(_count_ready, sessions, month), args.replies, "cycles ready for a reply")
     webhook = Webhook(
         listed=len(cohort), ready_s=time.perf_counter() - began, in_flight=args.in_flight
     )
     key = product.settings.pseudonym_key
     phones = {citizen_ref(key, person["iin"]): person["phone"] for person in cohort}
     async with sessions() as session:
-        refs = await session.exec(select(CycleRecord.citizen_ref).where(*ready).limit(args.replies))
-        senders = [phones[ref] for ref in refs.all()]
+        refs = await reachable_citizens(
+            session,
+            program=month.program,
+            month=month.month,
+            state=_awaited(month),
+            limit=args.replies,
+        )
+    senders = [phones[ref] for ref in refs]
     url, secret = f"{product.api_url}/v1/sms/inbound", product.settings.sms_webhook_secret
     limits = httpx.Limits(max_connections=args.in_flight, max_keepalive_connections=args.in_flight)
 
@@ -274,38 +277,34 @@ async def _listing(
 ) -> Listing:
     """List N citizens; time until all their cycles exist."""
     before = await _visible(client, "CitizenCycle")
-    checked_before = await _count(sessions, _checked(month))
+    checked_before = await _count_checked(sessions, month)
     began = time.perf_counter()
     listing = await _post(product, month, cohort)
     expected = before + listing.accepted
     await _until(partial(_visible, client, "CitizenCycle"), expected, "cycles started")
     listing.exist_s = time.perf_counter() - began
-    listing.checked_at_exist = await _count(sessions, _checked(month)) - checked_before
+    listing.checked_at_exist = await _count_checked(sessions, month) - checked_before
     return listing
 
 
-def _of_month(month: Month) -> list[ColumnElement[bool]]:
-    return [col(CycleRecord.program) == month.program, col(CycleRecord.month) == month.month]
+def _awaited(month: Month) -> str | None:
+    """The state a cycle must be in for a reply to reach it, if any: awaiting consent when the
+    month's cycles are texted on arrival."""
+    return CycleState.AWAITING_CONSENT.value if month.awaiting else None
 
 
-def _checked(month: Month) -> list[ColumnElement[bool]]:
-    """Cycles past their phone check: a phone found (pseudonym recorded) or ``NO_PHONE``."""
-    phone_known = col(CycleRecord.phone_ref).is_not(None)
-    return [*_of_month(month), or_(phone_known, col(CycleRecord.state) == "NO_PHONE")]
-
-
-def _ready(month: Month) -> list[ColumnElement[bool]]:
+async def _count_ready(sessions: Sessions, month: Month) -> int:
     """Cycles a reply reaches: the phone known, and the consent request out if it goes out now."""
-    ready = [*_of_month(month), col(CycleRecord.phone_ref).is_not(None)]
-    if month.awaiting:
-        ready.append(col(CycleRecord.state) == CycleState.AWAITING_CONSENT.value)
-    return ready
-
-
-async def _count(sessions: Sessions, where: list[ColumnElement[bool]]) -> int:
     async with sessions() as session:
-        counted = await session.exec(select(func.count()).select_from(CycleRecord).where(*where))
-        return counted.one()
+        return await count_reachable(
+            session, program=month.program, month=month.month, state=_awaited(month)
+        )
+
+
+async def _count_checked(sessions: Sessions, month: Month) -> int:
+    """Cycles past their phone check: a phone found (pseudonym recorded) or ``NO_PHONE``."""
+    async with sessions() as session:
+        return await count_checked(session, program=month.program, month=month.month)
 
 
 async def _visible(client: Client, workflow_type: str) -> int:

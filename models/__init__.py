@@ -1,1 +1,1 @@
-"""Types of the product: settings, program definitions, workflow messages and database records."""
+"""Types of the product: settings, program definitions, reference data and workflow messages."""

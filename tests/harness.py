@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -20,9 +19,7 @@ from client.connection import product_client
 from client.cycles import CycleClient, handover_id, intake_id
 from devtools.embedded import run_embedded
 from models.cycle import Citizen, CycleState, CycleStatus, Reply, cycle_id
-from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion, load_programs
-from models.records import CycleRecord, ListingRecord
 from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
@@ -30,6 +27,8 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort
 from simulators.state import Account, World
 from simulators.webhook import send_reply
+from store.engine import create_engine, create_sessions
+from store.queries import cycle_ids, listed_months
 
 T = TypeVar("T")
 _messages = itertools.count(1)
@@ -112,8 +111,8 @@ class Product:
         for its worker, gone with the test, whenever the clock passes one of its timers."""
         engine = create_engine(self.settings.database_url)
         async with create_sessions(engine)() as session:
-            cycles = (await session.exec(select(CycleRecord.cycle_id))).all()
-            months = (await session.exec(select(ListingRecord.program, ListingRecord.month))).all()
+            cycles = await cycle_ids(session)
+            months = await listed_months(session)
         await engine.dispose()
         coordinators = {
             workflow_id(program, month)

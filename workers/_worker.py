@@ -24,10 +24,10 @@ from activities.sms_gateway import SmsGateway
 from activities.wallet import Wallet
 from client.connection import product_client
 from client.cycles import CycleClient
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
+from store.engine import create_engine, create_schema, create_sessions
 from workflows import WORKFLOWS
 from workflows.cycle_steps import sms_queue
 from workflows.month_intake import intake_queue

@@ -19,10 +19,11 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.bmg import Bmg, PhoneLookup
-    from activities.records import ConsentAct, ConsentQuery, Records
-    from activities.sdu import JournalEntry, Sdu
-    from activities.wallet import VoucherIssue, Wallet
+    from activities.bmg import Bmg
+    from activities.records import Records
+    from activities.sdu import Sdu
+    from activities.wallet import Wallet
+    from models.calls import ConsentAct, ConsentQuery, JournalEntry, PhoneLookup, VoucherIssue
     from models.cycle import (
         ACTIVATED_STATES,
         AWAITING_STATES,

@@ -21,9 +21,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.records import CycleSnapshot, Records
-    from activities.sms_gateway import OutgoingSms, SmsGateway, SmsKind
-    from activities.wallet import VoucherNotice, Wallet
+    from activities.records import Records
+    from activities.sms_gateway import SmsGateway
+    from activities.wallet import Wallet
+    from models.calls import CycleSnapshot, OutgoingSms, SmsKind, VoucherNotice
     from models.cycle import CycleEvent, CycleInput, CycleState, voucher_id
     from models.programs import ProgramVersion
     from models.search import ATTENTION, CYCLE_STATE, REGION

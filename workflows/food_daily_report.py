@@ -9,7 +9,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.food_reporting import DailyFigures, FoodReporting, ReportDay
+    from activities.food_reporting import FoodReporting
+    from models.calls import DailyFigures, ReportDay
     from rules import calendar
 
 SCHEDULE_ID = "food-daily-report"

@@ -11,7 +11,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.records import ActivationAct, Records, RedemptionAct
+    from activities.records import Records
+    from models.calls import ActivationAct, RedemptionAct
     from models.cycle import CycleState
     from models.voucher import Activated, Purchase, Redeemed
     from rules import calendar

@@ -14,8 +14,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cycles import Cycles, HandoverDone
-    from activities.gas_provider import GasProvider, HandoverMonth
+    from activities.cycles import Cycles
+    from activities.gas_provider import GasProvider
+    from models.calls import HandoverDone, HandoverMonth
     from models.coordination import HandoverInput
     from rules import calendar
     from workflows.month_intake import intake_queue

@@ -14,9 +14,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.gas_provider import GasProvider, Settlement
-    from activities.records import AccountClaim, ActivationAct, Records
-    from activities.reference import ReferenceData, TariffQuery
+    from activities.gas_provider import GasProvider
+    from activities.records import Records
+    from activities.reference import ReferenceData
+    from models.calls import AccountClaim, ActivationAct, Settlement, TariffQuery
     from models.cycle import CycleState
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
     from rules import calendar

@@ -16,7 +16,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cycles import Cycles, PendingCycles
+    from activities.cycles import Cycles
+    from models.calls import PendingCycles
     from models.coordination import HandoverInput
     from models.programs import ProgramVersion
     from rules import calendar

@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from models.cycle import Citizen, CycleState
-from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion
 from models.reference import load_reference
-from models.store import add_listings
 from rules import calendar
 from rules.pseudonyms import citizen_ref, record_digest
+from store.engine import create_engine, create_sessions
+from store.queries import add_listings
 from tests.harness import Product
 
 MINUTE = timedelta(minutes=1)

@@ -11,9 +11,9 @@ from sqlmodel import select
 from temporalio.api.common.v1 import Payloads
 
 from models.cycle import CycleState
-from models.db import create_engine, create_sessions
-from models.records import CycleRecord, ListingRecord
 from rules import calendar
+from store.engine import create_engine, create_sessions
+from store.tables import CycleRecord, ListingRecord
 from tests.harness import Product
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from models.cycle import Citizen, CycleState
-from models.db import create_engine, create_sessions
 from models.programs import ProgramVersion
-from models.records import InboundSmsRecord
 from rules import calendar
 from simulators.signing import sign
+from store.engine import create_engine, create_sessions
+from store.queries import inbound
 from tests.harness import Product
 
 
@@ -135,7 +135,7 @@ async def test_an_unknown_sender_has_no_cycle(product: Product) -> None:
     assert answer.json() == {"result": "no_cycle"}
     engine = create_engine(product.settings.database_url)
     async with create_sessions(engine)() as session:
-        kept = await session.get(InboundSmsRecord, sms["message_id"])
+        kept = await inbound(session, message_id=sms["message_id"])
     await engine.dispose()
     assert kept is not None and kept.result == "no_cycle"
 

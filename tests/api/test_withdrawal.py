@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 
 from models.cycle import Citizen, CycleState
-from models.db import create_engine, create_sessions
-from models.store import add_listings
 from rules import calendar
 from rules.pseudonyms import citizen_ref
+from store.engine import create_engine, create_sessions
+from store.queries import add_listings
 from tests.harness import Product
 
 MINUTE = timedelta(minutes=1)

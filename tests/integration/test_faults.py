@@ -28,12 +28,13 @@ from temporalio.testing import WorkflowEnvironment
 from client.connection import product_client
 from devtools.embedded import run_embedded
 from models.cycle import CycleState, Reply, voucher_id
-from models.db import create_engine, create_sessions
-from models.records import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord, VoucherRecord
 from models.settings import Settings
 from simulators.signing import sign
 from simulators.state import World
 from simulators.webhook import send_reply
+from store.engine import create_engine, create_sessions
+from store.tables import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord
+from store.vouchers import voucher_ids
 from tests.integration.faults_support import (
     DevServer,
     Handle,
@@ -262,7 +263,7 @@ async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state
             async with create_sessions(engine)() as session:
                 record = await session.get(CycleRecord, cycle.id)
                 consents = (await session.exec(select(ConsentRecord))).all()
-                vouchers = (await session.exec(select(VoucherRecord.voucher_id))).all()
+                vouchers = await voucher_ids(session)
                 sms = (
                     await session.exec(select(SmsRecord.kind).where(SmsRecord.cycle_id == cycle.id))
                 ).all()
@@ -315,7 +316,7 @@ async def test_postgresql_down_for_a_while_delays_a_consent_and_loses_nothing(
         try:
             async with create_sessions(engine)() as session:
                 consents = (await session.exec(select(ConsentRecord))).all()
-                vouchers = (await session.exec(select(VoucherRecord.voucher_id))).all()
+                vouchers = await voucher_ids(session)
         finally:
             await engine.dispose()
     assert [(c.cycle_id, c.decision) for c in consents] == [(cycles[0].id, "agree")]

@@ -23,20 +23,14 @@ from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.food_reporting import FoodReporting, ReportDay
-from activities.records import (
-    AccountClaim,
-    ConsentAct,
-    ConsentQuery,
-    CycleSnapshot,
-    Records,
-    RedemptionAct,
-)
-from models import migrations, store
+from activities.food_reporting import FoodReporting
+from activities.records import Records
+from models.calls import AccountClaim, ConsentAct, ConsentQuery, CycleSnapshot, ReportDay
 from models.cycle import Citizen
-from models.db import create_engine, create_schema, create_sessions
-from models.records import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from rules import calendar
+from store import migrations, queries, reports, vouchers
+from store.engine import create_engine, create_schema, create_sessions
+from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from tests.harness import eventually, run_product
 from tests.integration.postgres import Cluster
 
@@ -179,7 +173,7 @@ async def test_revision_0002_keeps_the_rows_and_goes_back_and_forth(database_url
             )
         await create_schema(engine)
         async with create_sessions(engine)() as session:
-            kept = await session.get(RedemptionRecord, "p-1")
+            kept = await vouchers.redemption(session, purchase_id="p-1")
         assert kept is not None and (kept.discount_kzt, kept.balance_after_kzt) == (350, None)
         async with engine.begin() as connection:
             await connection.run_sync(_migrate, "downgrade", "0001")
@@ -254,17 +248,17 @@ async def test_listings_count_each_citizen_once_and_stay_pending(engine: AsyncEn
     sessions = create_sessions(engine)
     people = [(f"ref-{i}", Citizen(iin=f"{i:012d}", region="AST")) for i in range(3)]
     async with sessions() as session:
-        first = await store.add_listings(
+        first = await queries.add_listings(
             session, program="gas", month="2026-03", citizens=[*people, people[0]], listed_at=AT
         )
     extra = ("ref-9", Citizen(iin="000000000009", region="ALA"))
     async with sessions() as session:
-        second = await store.add_listings(
+        second = await queries.add_listings(
             session, program="gas", month="2026-03", citizens=[*people, extra], listed_at=AT
         )
     async with sessions() as session:
-        pending = await store.pending_listings(session, program="gas", month="2026-03", limit=10)
-        limited = await store.pending_listings(session, program="gas", month="2026-03", limit=2)
+        pending = await queries.pending_listings(session, program="gas", month="2026-03", limit=10)
+        limited = await queries.pending_listings(session, program="gas", month="2026-03", limit=2)
     assert (first, second) == (3, 1)
     assert {p.citizen_ref for p in pending} == {"ref-0", "ref-1", "ref-2", "ref-9"}
     assert len(limited) == 2 and all(p.listed_at == AT for p in pending)
@@ -300,39 +294,13 @@ async def test_month_figures_and_money_totals(engine: AsyncEngine) -> None:
         )
         await session.commit()
     async with create_sessions(engine)() as session:
-        by_region, sms = await store.month_figures(session, program="gas", month="2026-03")
-        gas = await store.money_totals(session, program="gas", month="2026-03")
-        food = await store.money_totals(session, program="food", month="2026-03")
-        empty = await store.money_totals(session, program="gas", month="2030-01")
+        by_region, sms = await reports.month_figures(session, program="gas", month="2026-03")
+        gas = await reports.money_totals(session, program="gas", month="2026-03")
+        food = await reports.money_totals(session, program="food", month="2026-03")
+        empty = await reports.money_totals(session, program="gas", month="2030-01")
     assert by_region == {"AST": {"VOUCHER_ISSUED": 2}, "ALA": {"REFUSED": 1}}
     assert sms == 2
     assert (gas, food, empty) == ((1200, 0), (800, 350), (0, 0))
-
-
-async def test_a_purchase_keeps_the_balance_it_left_whatever_the_retries(
-    database_url: str,
-) -> None:
-    """Each recorded purchase keeps the voucher's amount less it and those recorded before it;
-    a recording retried counts nothing twice."""
-    engine = create_engine(database_url)
-    try:
-        await create_schema(engine)
-        sessions = create_sessions(engine)
-        async with sessions() as session:
-            session.add(_voucher("v-3", discount_kzt=None, program="food"))
-            await session.commit()
-        records = Records(sessions)
-        first, second = (
-            RedemptionAct(**_redemption(p, kzt).model_dump(exclude={"balance_after_kzt"}))
-            for p, kzt in (("p-1", 350), ("p-2", 100))
-        )
-        for act in (first, first, second, second):
-            await records.record_redemption(act)
-        async with sessions() as session:
-            kept = [await session.get(RedemptionRecord, p) for p in ("p-1", "p-2")]
-        assert [k.balance_after_kzt if k else None for k in kept] == [5000 - 350, 5000 - 450]
-    finally:
-        await engine.dispose()
 
 
 async def test_the_food_daily_report_counts_exactly_the_local_day(database_url: str) -> None:

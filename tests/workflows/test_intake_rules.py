@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.cycles import Cycles, PendingCycles
+from activities.cycles import Cycles
 from client.cycles import CycleClient
+from models.calls import PendingCycles
 from models.cycle import Citizen, cycle_id
-from models.db import create_engine, create_schema, create_sessions
 from models.programs import ProgramBook, load_programs
 from models.reference import load_reference
-from models.store import add_listings, pending_listings
 from simulators.cohort import sample_cohort
+from store.engine import create_engine, create_schema, create_sessions
+from store.queries import add_listings, pending_listings
 
 
 async def test_a_worker_without_the_months_rules_starts_nothing_and_says_so(

@@ -1,8 +1,8 @@
 """The product's database migrations (Alembic), shipped inside the package.
 
 Alembic is configured here in code, so no ``alembic.ini`` is needed: :func:`alembic_config`
-points at this folder and hands ``env.py`` the connection to migrate. ``models.db.create_schema``
-runs them on every start; ``python -m models.migrations`` writes and checks them (see there).
+points at this folder and hands ``env.py`` the connection to migrate. ``store.engine.create_schema``
+runs them on every start; ``python -m store.migrations`` writes and checks them (see there).
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """The database engine and sessions: SQLite by default, PostgreSQL in production.
 
-The schema is Alembic's migrations in ``models/migrations/versions``, run by
-:func:`create_schema` when the worker or the API starts. To change it, edit ``models/records.py``,
+The schema is Alembic's migrations in ``store/migrations/versions``, run by
+:func:`create_schema` when the worker or the API starts. To change it, edit ``store/tables.py``,
 then write the revision from the difference and review it::
 
-    .venv/bin/python -m models.migrations revision -m "what changes"
+    .venv/bin/python -m store.migrations revision -m "what changes"
 
 which migrates a scratch SQLite database to the newest revision and compares it with the
 models (``--url postgresql://…`` compares against a PostgreSQL database instead: it sees type
-changes SQLite cannot). ``python -m models.migrations check`` fails while the models and the
+changes SQLite cannot). ``python -m store.migrations check`` fails while the models and the
 migrations differ; ``tests/integration/test_postgres.py`` does the same in CI on both databases.
 """
 
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.migrations import alembic_config, is_current
+from store.migrations import alembic_config, is_current
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -1,6 +1,6 @@
 """Composite indexes of the reports' and the pages' queries; the balance each purchase left.
 
-Each index is explained beside its table in ``models/records.py``. Three single-column indexes go:
+Each index is explained beside its table in ``store/tables.py``. Three single-column indexes go:
 each is the leading column of a new composite index, which serves every lookup it served.
 ``redemptions.balance_after_kzt`` stays empty for purchases recorded before this revision.
 

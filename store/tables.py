@@ -17,7 +17,7 @@ class CycleRecord(SQLModel, table=True):
 
     __tablename__ = "cycles"
     __table_args__ = (
-        # The ops report counts a program-month's cycles by region and state (store.month_figures)
+        # The ops report counts a program-month's cycles by region and state (reports.month_figures)
         # from this index alone. It also serves any lookup by program, which the single-column
         # index on program did until revision 0002.
         Index("ix_cycles_program_month_region_state", "program", "month", "region", "state"),
@@ -39,7 +39,7 @@ class SmsRecord(SQLModel, table=True):
     """Every SMS the gateway accepted, one per idempotency key."""
 
     __tablename__ = "sms_log"
-    # The ops report counts a program-month's SMS (store.month_figures).
+    # The ops report counts a program-month's SMS (reports.month_figures).
     __table_args__ = (Index("ix_sms_log_program_month", "program", "month"),)
 
     idempotency_key: str = Field(primary_key=True)
@@ -74,10 +74,10 @@ class VoucherRecord(SQLModel, table=True):
 
     __tablename__ = "vouchers"
     __table_args__ = (
-        # The ops report sums a program-month's gas discounts (store.money_totals).
+        # The ops report sums a program-month's gas discounts (reports.money_totals).
         Index("ix_vouchers_program_month", "program", "month"),
         # The food daily report counts one day's issued and activated vouchers
-        # (activities.food_reporting), each a range of one of these moments.
+        # (reports.day_counts), each a range of one of these moments.
         Index("ix_vouchers_program_issued_at", "program", "issued_at"),
         Index("ix_vouchers_program_activated_at", "program", "activated_at"),
     )
@@ -104,9 +104,10 @@ class ListingRecord(SQLModel, table=True):
     """
 
     __tablename__ = "listings"
-    # The intake pages through a program-month's listings not started yet (store.pending_listings):
-    # the primary key alone would step over every started one on each page. It also serves any
-    # lookup by ``started``, which the single-column index did until revision 0002.
+    # The intake pages through a program-month's listings not started yet
+    # (queries.pending_listings): the primary key alone would step over every started one on each
+    # page. It also serves any lookup by ``started``, which the single-column index did until
+    # revision 0002.
     __table_args__ = (Index("ix_listings_started_program_month", "started", "program", "month"),)
 
     program: str = Field(primary_key=True)
@@ -141,7 +142,7 @@ class AccountActivation(SQLModel, table=True):
 
     __tablename__ = "account_activations"
     # The month's hand-over pages through its activations in voucher order (keyset, after the
-    # last voucher sent: activities.gas_provider): each page a range of this index, not a sort of
+    # last voucher sent: vouchers.handover_page): each page a range of this index, not a sort of
     # the whole month.
     __table_args__ = (Index("ix_account_activations_month_voucher_id", "month", "voucher_id"),)
 
@@ -158,10 +159,10 @@ class RedemptionRecord(SQLModel, table=True):
 
     __tablename__ = "redemptions"
     __table_args__ = (
-        # The ops report sums a program-month's purchases (store.money_totals). It also serves
+        # The ops report sums a program-month's purchases (reports.money_totals). It also serves
         # any lookup by month, which the single-column index on month did until revision 0002.
         Index("ix_redemptions_month_program", "month", "program"),
-        # The food daily report sums one day's purchases (activities.food_reporting).
+        # The food daily report sums one day's purchases (reports.day_counts).
         Index("ix_redemptions_program_at", "program", "at"),
     )
 

@@ -1,25 +1,25 @@
-"""Database functions of the API and the activities: keyword-only, each given its session."""
+"""Database functions of the API and the activities: keyword-only, each given its session.
+
+Here the citizens' listings, cycles, consents and SMS; the vouchers' records are in
+``store.vouchers`` and the figures counted over many rows in ``store.reports``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
-from models.records import (
-    AccountActivation,
+from store.tables import (
     ConsentRecord,
     CycleRecord,
     InboundSmsRecord,
     ListingRecord,
-    RedemptionRecord,
     SmsRecord,
-    VoucherRecord,
 )
 
 
@@ -67,7 +67,7 @@ async def _add_new_listings(
 ) -> int:
     refs = [ref for ref, _ in citizens]
     known: set[str] = set()
-    for chunk in _chunks(refs, 500):
+    for chunk in chunks(refs, 500):
         rows = await session.exec(
             select(ListingRecord.citizen_ref)
             .where(ListingRecord.program == program, ListingRecord.month == month)
@@ -112,7 +112,7 @@ async def note_corrections(
     one without counting it as a correction.
     """
     rows: dict[str, ListingRecord] = {}
-    for chunk in _chunks([ref for ref, _, _ in records], 500):
+    for chunk in chunks([ref for ref, _, _ in records], 500):
         found = await session.exec(
             select(ListingRecord)
             .where(ListingRecord.program == program, ListingRecord.month == month)
@@ -162,7 +162,33 @@ async def pending_listings(
 async def find_listing(
     session: AsyncSession, *, program: str, month: str, citizen_ref: str
 ) -> ListingRecord | None:
+    """The citizen's listing for the program-month, if they are listed."""
     return await session.get(ListingRecord, (program, month, citizen_ref))
+
+
+async def mark_started(session: AsyncSession, *, listings: Sequence[ListingRecord]) -> None:
+    """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now."""
+    for row in listings:
+        row.started, row.citizen = True, None
+        session.add(row)
+    await session.commit()
+
+
+async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every (program, month) with a listing."""
+    rows = await session.exec(select(ListingRecord.program, ListingRecord.month).distinct())
+    return list(rows.all())
+
+
+async def save_cycle(session: AsyncSession, *, cycle: CycleRecord) -> None:
+    """Insert or update a cycle's row (one per cycle, kept current by the cycle)."""
+    await session.merge(cycle)
+    await session.commit()
+
+
+async def cycle_ids(session: AsyncSession) -> list[str]:
+    """Every cycle's ID."""
+    return list((await session.exec(select(CycleRecord.cycle_id))).all())
 
 
 async def reply_route(
@@ -182,6 +208,26 @@ async def reply_route(
     awaiting = [c for c in cycles if c.state in AWAITING_STATES]
     candidates = awaiting or cycles
     return candidates[0] if candidates else None
+
+
+async def save_consent(session: AsyncSession, *, consent: ConsentRecord) -> None:
+    """Keep a consent or refusal, one per inbound message (a retry writes the same row again)."""
+    await session.merge(consent)
+    await session.commit()
+
+
+async def latest_decision(
+    session: AsyncSession, *, citizen_ref: str, program_version: str
+) -> str | None:
+    """The citizen's latest decision under a program version ("agree" | "refuse"), if any."""
+    latest = await session.exec(
+        select(ConsentRecord.decision)
+        .where(ConsentRecord.citizen_ref == citizen_ref)
+        .where(ConsentRecord.program_version == program_version)
+        .order_by(col(ConsentRecord.received_at).desc())
+        .limit(1)
+    )
+    return latest.first()
 
 
 async def withdraw_standing_consent(
@@ -223,31 +269,26 @@ async def withdraw_standing_consent(
     return True
 
 
-async def activations(
-    session: AsyncSession, *, month: str, account_numbers: Sequence[str]
-) -> dict[str, str]:
-    """The cycle holding each account's activated voucher this month (unknown ones left out)."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(account_numbers, 500):
-        rows = await session.exec(
-            select(AccountActivation.account_number, AccountActivation.cycle_id)
-            .where(AccountActivation.month == month)
-            .where(col(AccountActivation.account_number).in_(chunk))
-        )
-        found.update(dict(rows.all()))
-    return found
-
-
-async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:
-    return await session.get(VoucherRecord, voucher_id)
-
-
-async def redemption(session: AsyncSession, *, purchase_id: str) -> RedemptionRecord | None:
-    return await session.get(RedemptionRecord, purchase_id)
+async def log_sms(session: AsyncSession, *, sms: SmsRecord) -> None:
+    """Keep an SMS the gateway accepted, one row per idempotency key."""
+    await session.merge(sms)
+    await session.commit()
 
 
 async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
+    """The inbound message's record, if it was received before."""
     return await session.get(InboundSmsRecord, message_id)
+
+
+async def keep_inbound(session: AsyncSession, *, message: InboundSmsRecord) -> bool:
+    """Record an inbound message; False if another request recorded it first."""
+    session.add(message)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 async def record_reply_result(session: AsyncSession, *, message_id: str, result: str) -> None:
@@ -264,40 +305,6 @@ async def record_reply_result(session: AsyncSession, *, message_id: str, result:
     await session.commit()
 
 
-async def month_figures(
-    session: AsyncSession, *, program: str, month: str
-) -> tuple[dict[str, dict[str, int]], int]:
-    """Cycles by region and state, and the number of SMS sent, for a program-month."""
-    rows = await session.exec(
-        select(CycleRecord.region, CycleRecord.state, func.count())
-        .where(CycleRecord.program == program, CycleRecord.month == month)
-        .group_by(CycleRecord.region, CycleRecord.state)
-    )
-    by_region: dict[str, dict[str, int]] = {}
-    for region, state, count in rows.all():
-        by_region.setdefault(region, {})[state] = count
-    sms = await session.exec(
-        select(func.count())
-        .select_from(SmsRecord)
-        .where(SmsRecord.program == program, SmsRecord.month == month)
-    )
-    return by_region, sms.one()
-
-
-async def money_totals(session: AsyncSession, *, program: str, month: str) -> tuple[int, int]:
-    """Settled gas discounts and food purchases drawn from vouchers, in tenge."""
-    discounts = await session.exec(
-        select(func.coalesce(func.sum(VoucherRecord.discount_kzt), 0)).where(
-            VoucherRecord.program == program, VoucherRecord.month == month
-        )
-    )
-    redeemed = await session.exec(
-        select(func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0)).where(
-            RedemptionRecord.program == program, RedemptionRecord.month == month
-        )
-    )
-    return int(discounts.one() or 0), int(redeemed.one() or 0)
-
-
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    """``items`` in slices of at most ``size``: an ``IN`` list the drivers' limits allow."""
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,4 +1,4 @@
-"""Write or check migrations: ``python -m models.migrations revision -m "what changes"``.
+"""Write or check migrations: ``python -m store.migrations revision -m "what changes"``.
 
 ``revision`` writes ``versions/<next number>_<message>.py`` from what the models have that the
 newest revision does not (review it: autogenerate misses renames, and data needs moving by
@@ -21,12 +21,12 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 
-from models.db import create_engine, create_schema
-from models.migrations import HERE, alembic_config
+from store.engine import create_engine, create_schema
+from store.migrations import HERE, alembic_config
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models.migrations", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m store.migrations", description=__doc__)
     parser.add_argument("action", choices=["revision", "check"])
     parser.add_argument("-m", "--message", help="what the revision changes (for revision)")
     parser.add_argument("--url", help="a scratch database to compare against (default SQLite)")

@@ -1,6 +1,6 @@
 """Alembic's environment: migrate the connection the caller put in ``config.attributes``.
 
-The caller (``models.db.create_schema`` or ``python -m models.migrations``) has opened it and
+The caller (``store.engine.create_schema`` or ``python -m store.migrations``) has opened it and
 holds the schema lock; the migrations run inside its transaction and commit with it.
 """
 
@@ -12,7 +12,7 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
-import models.records  # noqa: F401  (registers the tables on SQLModel.metadata)
+import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 
 def _render_item(kind: str, item: Any, _context: Any) -> str | Literal[False]:

@@ -1,0 +1,7 @@
+"""What the product keeps in its database, and every statement that reads or writes it.
+
+``tables`` (the sqlmodel tables); ``queries`` (listings, cycles, consents, SMS), ``vouchers``
+(issue, activation, hand-over, settlement, purchases) and ``reports`` (counts over many rows),
+each statement a function given its session; ``engine`` (engine, sessions, ``create_schema``);
+``migrations`` (Alembic). Import from the submodules: this package re-exports nothing.
+"""

@@ -1,0 +1,141 @@
+"""Figures the database counts over many rows: ops' month report, the food daily report, and
+the benchmarks' progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy.orm import Mapped
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
+
+
+class DayCounts(NamedTuple):
+    """A program's vouchers and purchases within one day's bounds."""
+
+    issued: int
+    activated: int
+    purchases: int
+    redeemed_kzt: int
+    goods_kzt: int
+
+
+async def month_figures(
+    session: AsyncSession, *, program: str, month: str
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Cycles by region and state, and the number of SMS sent, for a program-month."""
+    rows = await session.exec(
+        select(CycleRecord.region, CycleRecord.state, func.count())
+        .where(CycleRecord.program == program, CycleRecord.month == month)
+        .group_by(CycleRecord.region, CycleRecord.state)
+    )
+    by_region: dict[str, dict[str, int]] = {}
+    for region, state, count in rows.all():
+        by_region.setdefault(region, {})[state] = count
+    sms = await session.exec(
+        select(func.count())
+        .select_from(SmsRecord)
+        .where(SmsRecord.program == program, SmsRecord.month == month)
+    )
+    return by_region, sms.one()
+
+
+async def money_totals(session: AsyncSession, *, program: str, month: str) -> tuple[int, int]:
+    """Settled gas discounts and food purchases drawn from vouchers, in tenge."""
+    discounts = await session.exec(
+        select(func.coalesce(func.sum(VoucherRecord.discount_kzt), 0)).where(
+            VoucherRecord.program == program, VoucherRecord.month == month
+        )
+    )
+    redeemed = await session.exec(
+        select(func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0)).where(
+            RedemptionRecord.program == program, RedemptionRecord.month == month
+        )
+    )
+    return int(discounts.one() or 0), int(redeemed.one() or 0)
+
+
+async def day_counts(
+    session: AsyncSession, *, program: str, start: datetime, end: datetime
+) -> DayCounts:
+    """Vouchers issued and activated, and purchases with their sums, within [start, end).
+
+    Each is counted over a range of an indexed moment (``ix_vouchers_program_issued_at`` and
+    the like): a night reads one day's rows.
+    """
+    issued = await _count_vouchers(session, program, col(VoucherRecord.issued_at), start, end)
+    activated = await _count_vouchers(session, program, col(VoucherRecord.activated_at), start, end)
+    at = col(RedemptionRecord.at)
+    purchases, redeemed, goods = (
+        await session.exec(
+            select(
+                func.count(),
+                func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0),
+                func.coalesce(func.sum(RedemptionRecord.goods_kzt), 0),
+            ).where(RedemptionRecord.program == program, at >= start, at < end)
+        )
+    ).one()
+    return DayCounts(issued, activated, purchases, int(redeemed), int(goods))
+
+
+async def _count_vouchers(
+    session: AsyncSession, program: str, moment: Mapped[Any], start: datetime, end: datetime
+) -> int:
+    """How many of the program's vouchers have ``moment`` within [start, end)."""
+    counted = await session.exec(
+        select(func.count())
+        .select_from(VoucherRecord)
+        .where(VoucherRecord.program == program, moment >= start, moment < end)
+    )
+    return counted.one()
+
+
+async def count_in_state(session: AsyncSession, *, state: str) -> int:
+    """How many cycles, of any program and month, are in ``state``."""
+    return await _count_cycles(session, [col(CycleRecord.state) == state])
+
+
+async def count_checked(session: AsyncSession, *, program: str, month: str) -> int:
+    """How many of a program-month's cycles are past their phone check: a phone found (its
+    pseudonym recorded) or ``NO_PHONE``."""
+    phone_known = col(CycleRecord.phone_ref).is_not(None)
+    checked = or_(phone_known, col(CycleRecord.state) == "NO_PHONE")
+    return await _count_cycles(session, [*_of_month(program, month), checked])
+
+
+async def count_reachable(
+    session: AsyncSession, *, program: str, month: str, state: str | None = None
+) -> int:
+    """How many of a program-month's cycles a reply reaches: the phone known (and in ``state``,
+    if given)."""
+    return await _count_cycles(session, _reachable(program, month, state))
+
+
+async def reachable_citizens(
+    session: AsyncSession, *, program: str, month: str, state: str | None = None, limit: int
+) -> list[str]:
+    """The citizen pseudonyms of at most ``limit`` cycles :func:`count_reachable` counts."""
+    refs = await session.exec(
+        select(CycleRecord.citizen_ref).where(*_reachable(program, month, state)).limit(limit)
+    )
+    return list(refs.all())
+
+
+def _of_month(program: str, month: str) -> list[ColumnElement[bool]]:
+    return [col(CycleRecord.program) == program, col(CycleRecord.month) == month]
+
+
+def _reachable(program: str, month: str, state: str | None) -> list[ColumnElement[bool]]:
+    reachable = [*_of_month(program, month), col(CycleRecord.phone_ref).is_not(None)]
+    if state is not None:
+        reachable.append(col(CycleRecord.state) == state)
+    return reachable
+
+
+async def _count_cycles(session: AsyncSession, where: list[ColumnElement[bool]]) -> int:
+    counted = await session.exec(select(func.count()).select_from(CycleRecord).where(*where))
+    return counted.one()

@@ -1,0 +1,136 @@
+"""The vouchers' records: issued, activated (on a gas account), handed over, settled, spent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.queries import chunks
+from store.tables import AccountActivation, RedemptionRecord, VoucherRecord
+
+
+async def save_voucher(session: AsyncSession, *, voucher: VoucherRecord) -> None:
+    """Insert or update an issued voucher's record."""
+    await session.merge(voucher)
+    await session.commit()
+
+
+async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:
+    """The issued voucher's record, if there is one."""
+    return await session.get(VoucherRecord, voucher_id)
+
+
+async def voucher_ids(session: AsyncSession) -> list[str]:
+    """Every issued voucher's ID."""
+    return list((await session.exec(select(VoucherRecord.voucher_id))).all())
+
+
+async def mark_activated(
+    session: AsyncSession, *, voucher_id: str, at: datetime, account_number: str | None
+) -> None:
+    """Note when (and on which gas account) a voucher was activated; unknown vouchers are left."""
+    record = await session.get(VoucherRecord, voucher_id)
+    if record is not None:
+        record.activated_at, record.account_number = at, account_number
+        session.add(record)
+        await session.commit()
+
+
+async def settle_voucher(
+    session: AsyncSession, *, voucher_id: str, discount_kzt: int, volume_m3: str
+) -> None:
+    """Keep a gas voucher's settled discount and volume; unknown vouchers are left."""
+    record = await session.get(VoucherRecord, voucher_id)
+    if record is not None:
+        record.discount_kzt, record.volume_m3 = discount_kzt, volume_m3
+        session.add(record)
+        await session.commit()
+
+
+async def account_holder(session: AsyncSession, *, month: str, account_number: str) -> str | None:
+    """The voucher activated on the personal account this month, if any."""
+    held = await session.get(AccountActivation, (month, account_number))
+    return None if held is None else held.voucher_id
+
+
+async def claim_account(session: AsyncSession, *, activation: AccountActivation) -> bool:
+    """Insert the account's activation for its month; False if the account already has one.
+
+    The table's primary key (month, account) decides: of two vouchers claiming the same
+    account at the same instant, exactly one insert succeeds.
+    """
+    session.add(activation)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
+async def activations(
+    session: AsyncSession, *, month: str, account_numbers: Sequence[str]
+) -> dict[str, str]:
+    """The cycle holding each account's activated voucher this month (unknown ones left out)."""
+    found: dict[str, str] = {}
+    for chunk in chunks(account_numbers, 500):
+        rows = await session.exec(
+            select(AccountActivation.account_number, AccountActivation.cycle_id)
+            .where(AccountActivation.month == month)
+            .where(col(AccountActivation.account_number).in_(chunk))
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
+async def handover_page(
+    session: AsyncSession, *, month: str, after: str, limit: int
+) -> list[tuple[str, str]]:
+    """The next (voucher, account) pairs of the month's hand-over, in voucher order after
+    ``after``: claims whose voucher was activated on that very account."""
+    rows = await session.exec(
+        select(AccountActivation.voucher_id, AccountActivation.account_number)
+        .join(VoucherRecord, col(VoucherRecord.voucher_id) == AccountActivation.voucher_id)
+        .where(AccountActivation.month == month)
+        .where(col(VoucherRecord.activated_at).is_not(None))
+        .where(col(VoucherRecord.account_number) == AccountActivation.account_number)
+        .where(col(AccountActivation.voucher_id) > after)
+        .order_by(col(AccountActivation.voucher_id))
+        .limit(limit)
+    )
+    return [(voucher_id, account) for voucher_id, account in rows.all()]
+
+
+async def mark_handed_over(session: AsyncSession, *, month: str, at: datetime) -> None:
+    """Note the moment of the month's hand-over on every account activation of that month."""
+    await session.exec(
+        update(AccountActivation)
+        .where(col(AccountActivation.month) == month)
+        .values(handed_over_at=at)
+    )
+    await session.commit()
+
+
+async def handed_over_cycles(session: AsyncSession, *, month: str) -> list[str]:
+    """The cycles whose account activation went in the month's hand-over."""
+    rows = await session.exec(
+        select(AccountActivation.cycle_id)
+        .where(AccountActivation.month == month)
+        .where(col(AccountActivation.handed_over_at).is_not(None))
+    )
+    return list(rows.all())
+
+
+async def save_redemption(session: AsyncSession, *, redemption: RedemptionRecord) -> None:
+    """Keep a food purchase, one row per purchase (a retry writes the same row again)."""
+    await session.merge(redemption)
+    await session.commit()
+
+
+async def redemption(session: AsyncSession, *, purchase_id: str) -> RedemptionRecord | None:
+    """The purchase's record, if it was recorded."""
+    return await session.get(RedemptionRecord, purchase_id)
