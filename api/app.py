@@ -33,7 +33,8 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url)
         await create_schema(engine)
         product = product_client(temporal, settings)
-        programs, reference = load_programs(), load_reference()
+        programs = load_programs(settings.program_data_dir)
+        reference = load_reference(settings.program_data_dir)
         app.state.deps = ApiDeps(
             client=product,
             settings=settings,
