@@ -288,7 +288,7 @@ class ReferenceSource:
     the figures last read, and says so in the log."""
 
     data_dir: Path | None
-    _stamp: tuple[tuple[str, int], ...] | None = None
+    _stamp: tuple[tuple[str, int, int], ...] | None = None
     _current: Reference | None = field(default=None, repr=False)
 
     def current(self) -> Reference:
@@ -304,9 +304,13 @@ class ReferenceSource:
             self._stamp = stamp
         return self._current
 
-    def _stamp_now(self) -> tuple[tuple[str, int], ...]:
+    def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
         if self.data_dir is None or not self.data_dir.is_dir():
             return ()
-        return tuple(
-            sorted((str(p), p.stat().st_mtime_ns) for p in self.data_dir.rglob("*") if p.is_file())
-        )
+        return tuple(sorted(_file_stamp(p) for p in self.data_dir.rglob("*") if p.is_file()))
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int]:
+    """What changes when a file is rewritten: its modification time and its size."""
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
