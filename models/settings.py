@@ -84,6 +84,14 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + url.split("://", 1)[1]
         return url
 
+    @field_validator("program_data_dir")
+    @classmethod
+    def _a_folder(cls, folder: Path | None) -> Path | None:
+        """A deployment's data folder must exist: a typo would silently drop its versions."""
+        if folder is not None and not folder.is_dir():
+            raise ValueError("PROGRAM_DATA_DIR is not a folder")
+        return folder
+
     @property
     def send_spread(self) -> timedelta:
         """How long after the send moment the morning's last citizen is texted."""

@@ -46,19 +46,21 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     ``max_cached_workflows=0`` to replay every task). The data converter and the workflow runner
     come with the client's product plugin (:mod:`client.plugin`), which replaces any given here.
     """
+    # A deployment's file that contradicts the shipped data stops the worker here, named,
+    # before anything is opened.
+    reference = load_reference(settings.program_data_dir)
+    programs = load_programs(settings.program_data_dir)
     client = product_client(client, settings)
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
     clients = _OutsideClients(settings)
-    # A deployment's file that contradicts the shipped data stops the worker here, named.
-    reference = load_reference(settings.program_data_dir)
     wallet, records = Wallet(clients.wallet, sessions), Records(sessions)
     gas = GasProvider(clients.gas, sessions)
     cycles = Cycles(
         CycleClient(
             client,
             task_queue=settings.task_queue,
-            programs=load_programs(settings.program_data_dir),
+            programs=programs,
             reference=reference,
             send_spread=settings.send_spread,
         ),

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api import create_app
 from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import CycleState
+from models.program_data import ProgramDataError
+from models.settings import Settings
 from rules import calendar
 from tests.harness import Product, eventually, run_product
+from workers import create_worker
 
 
 @pytest.fixture
@@ -191,3 +196,26 @@ async def _attention_becomes(product: Product, cycle: Any, reason: str) -> Any:
         return await product.status(cycle)
 
     return await eventually(probe, lambda s: s.attention == reason)
+
+
+async def test_a_contradicting_file_stops_the_worker_and_the_api_at_start(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """CONTRACTS.md §3: a PROGRAM_DATA_DIR file that contradicts a shipped, published version is
+    refused at start with an error naming the file and the field; nothing runs on it."""
+    bad = tmp_path / "data" / "programs" / "food.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps({"versions": [{"version": "food-2025-12", "send_day": 6}]}))
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
+        program_data_dir=tmp_path / "data",
+    )
+    with pytest.raises(ProgramDataError, match="send_day") as worker_refused:
+        create_worker(env.client, settings)
+    assert worker_refused.value.file == bad
+    app = create_app(env.client, settings)
+    with pytest.raises(ProgramDataError, match="send_day"):
+        async with app.router.lifespan_context(app):
+            pass
+    with pytest.raises(ValidationError, match="PROGRAM_DATA_DIR"):
+        Settings(program_data_dir=tmp_path / "no such folder")
