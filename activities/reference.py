@@ -5,16 +5,27 @@ from __future__ import annotations
 from temporalio import activity
 
 from models.calls import TariffQuery
-from models.reference import GasTariff, Reference
+from models.reference import ReferenceSource, TariffAnswer
 
 
 class ReferenceData:
-    """Activities reading the reference data the project ships (``models/data``)."""
+    """Activities reading the reference figures: the shipped ones and the deployment's
+    (``PROGRAM_DATA_DIR``), as the folder holds them at the moment of the call.
 
-    def __init__(self, reference: Reference) -> None:
-        self._reference = reference
+    Args:
+        source: The figures, re-read when the deployment's folder changes.
+        allow_sample: Whether money may be computed from ``sample`` figures
+            (``ALLOW_SAMPLE_FIGURES``).
+    """
+
+    def __init__(self, source: ReferenceSource, *, allow_sample: bool) -> None:
+        self._source = source
+        self._allow_sample = allow_sample
 
     @activity.defn(name="reference.gas_tariff")
-    async def gas_tariff(self, query: TariffQuery) -> GasTariff | None:
-        """The region's gas prices and consumption norm in force on a day."""
-        return self._reference.gas_tariff(query.region, query.on)
+    async def gas_tariff(self, query: TariffQuery) -> TariffAnswer:
+        """The region's gas prices and norm in force on a day, and whether a discount may be
+        settled from them (``missing``: none; ``sample``: a sample figure, not allowed)."""
+        return self._source.current().settleable_tariff(
+            query.region, query.on, allow_sample=self._allow_sample
+        )

@@ -29,11 +29,13 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A deployment's file that contradicts the shipped data stops the API here, named.
+        programs = load_programs(settings.program_data_dir)
+        reference = load_reference(settings.program_data_dir)
         temporal = client or await connect(settings)
         engine = create_engine(settings.database_url)
         await create_schema(engine)
         product = product_client(temporal, settings)
-        programs, reference = load_programs(), load_reference()
         app.state.deps = ApiDeps(
             client=product,
             settings=settings,

@@ -11,7 +11,7 @@ from api.errors import ApiError
 from client.codec import EncryptionCodec
 from client.cycles import CycleClient
 from models.programs import PROGRAMS, ProgramBook, ProgramVersion
-from models.reference import Reference
+from models.reference import MissingFigure, Reference
 from models.settings import Settings
 from rules import calendar
 from store.engine import Sessions
@@ -47,4 +47,25 @@ def program_rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:
         rules = None
     if rules is None:
         raise ApiError(409, "list_closed", f"no {program} program version covers {month}")
+    return rules
+
+
+def listing_rules(api: ApiDeps, program: str, month: str) -> ProgramVersion:
+    """The version a list for ``program``'s ``month`` runs under, if it can run (SPEC.md §7):
+    409 ``program_not_configured`` while a placeholder of its texts has no value (seed 004's
+    blank support number), 409 ``reference_data_missing`` without the figure its vouchers are
+    worth (the MRP of the month's year; a sample one only where the deployment allows it)."""
+    rules = program_rules(api, program, month)
+    if not rules.configured:
+        raise ApiError(
+            409,
+            "program_not_configured",
+            f"{rules.version} cannot text citizens until the deployment sets "
+            f"{', '.join(rules.unset_placeholders())} (PROGRAM_DATA_DIR)",
+        )
+    if rules.voucher.kind == "fixed_mrp":
+        try:
+            api.reference.mrp(int(month[:4]), allow_sample=api.settings.allow_sample_figures)
+        except MissingFigure as missing:
+            raise ApiError(409, "reference_data_missing", str(missing)) from missing
     return rules

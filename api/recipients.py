@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, ValidationError
 
 from api.auth import require
-from api.deps import ApiDeps, deps, program_rules
+from api.deps import ApiDeps, deps, listing_rules
 from api.errors import ApiError
 from api.list_changes import correct_listed
 from client.cycles import CycleRefused
@@ -50,7 +50,7 @@ async def list_recipients(
     goes on with the new record, unless its voucher is already issued (then it is refused
     with the reason ``too_late_to_correct`` and the cycle keeps the earlier record).
     """
-    rules = program_rules(api, program, month)
+    rules = listing_rules(api, program, month)
     key = api.settings.pseudonym_key
     citizens, rejected = _screen(rules, body.recipients, key)
     admitted = await _admit(api, rules, month, len(citizens))

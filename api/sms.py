@@ -127,7 +127,7 @@ async def _withdraws_standing_consent(api: ApiDeps, sms: InboundSms, cycle: Cycl
     holds for the program period (SPEC.md §2: ``21*2`` at any time), so the next month asks
     again instead of issuing the voucher on file."""
     rules = api.programs.for_month(cycle.program, cycle.month)
-    if rules is None or rules.consent_scope != "program_period":
+    if rules is None or not rules.consent_carries_over(cycle.month):
         return False
     if parse_reply(sms.text, rules.reply_codes) != "refuse":
         return False

@@ -28,6 +28,8 @@ from store.vouchers import redemption, voucher
 T = TypeVar("T")
 router = APIRouter(tags=["wallet"])
 WALLET = [Depends(require("wallet"))]
+# Gas activation: the wallet, or the provider's staff at its offices (gas order Alg. 21).
+GAS_ACTIVATION = [Depends(require("wallet", "provider"))]
 
 # The cycle's refusals (ApplicationError types) as HTTP answers.
 STATUS_OF = {
@@ -90,7 +92,7 @@ async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -
     )
 
 
-@router.post("/v1/vouchers/{voucher_id}/account", dependencies=WALLET)
+@router.post("/v1/vouchers/{voucher_id}/account", dependencies=GAS_ACTIVATION)
 async def enter_account(
     voucher_id: str, body: AccountEntry, api: Annotated[ApiDeps, Depends(deps)]
 ) -> AccountShown:
@@ -99,7 +101,7 @@ async def enter_account(
     return await _answer(api.cycles.enter_account(record.cycle_id, body), "activation_closed")
 
 
-@router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=WALLET)
+@router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=GAS_ACTIVATION)
 async def confirm_account(
     voucher_id: str, body: Confirmation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> StateAnswer:

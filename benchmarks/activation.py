@@ -31,7 +31,7 @@ from benchmarks import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
 from client.connection import product_client
 from client.cycles import CycleClient
-from devtools.embedded import rules_due_now, run_embedded
+from devtools.embedded import EXAMPLE_PROGRAM_DATA, rules_due_now, run_embedded
 from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, Reply, cycle_id
 from models.programs import ProgramBook
@@ -84,7 +84,7 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
         client,
         task_queue=settings.task_queue,
         programs=ProgramBook(versions=(rules,)),
-        reference=load_reference(),
+        reference=load_reference(EXAMPLE_PROGRAM_DATA),
         send_spread=timedelta(0),
     )
 

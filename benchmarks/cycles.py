@@ -50,7 +50,7 @@ from benchmarks import (
 )
 from client.connection import product_client
 from client.cycles import CycleClient
-from devtools.embedded import run_embedded, time_skipping_server
+from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded, time_skipping_server
 from models.cycle import Citizen, CycleInput, CycleStatus, Reply, cycle_id
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
@@ -115,8 +115,8 @@ async def _month_run(
         product = CycleClient(
             client,
             task_queue=running.settings.task_queue,
-            programs=load_programs(),
-            reference=load_reference(),
+            programs=load_programs(running.settings.program_data_dir),
+            reference=load_reference(running.settings.program_data_dir),
             send_spread=timedelta(0),
         )
         cycles = [
@@ -183,7 +183,7 @@ async def _month_run(
 
 async def _whole_month_ahead(env: WorkflowEnvironment) -> tuple[str, ProgramVersion]:
     """The first gas month starting after the test server's now, so the whole month runs."""
-    book = load_programs()
+    book = load_programs(EXAMPLE_PROGRAM_DATA)
     month = calendar.month_of(await env.get_current_time())
     for _ in range(24):
         month = calendar.next_month(month)

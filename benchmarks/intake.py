@@ -63,7 +63,7 @@ from benchmarks import (
     print_table,
     quiet_core_logs,
 )
-from devtools.embedded import Embedded, run_embedded
+from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import temporal_dev_server
 from models.cycle import CycleState
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -152,7 +152,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def _month_to_list(program: str) -> Month:
-    book = load_programs()
+    book = load_programs(EXAMPLE_PROGRAM_DATA)
     now = datetime.now(UTC)
     month = calendar.earliest_open_month(partial(book.for_month, program), now)
     rules = book.for_month(program, month) if month else None

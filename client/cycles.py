@@ -148,7 +148,10 @@ class CycleClient:
             month=month,
             citizen=citizen,
             citizen_ref=citizen_ref,
-            mrp_kzt=self._reference.mrp(int(month[:4])),
+            # Only a food voucher is worth MRPs: a gas month needs no MRP figure.
+            mrp_kzt=self._reference.mrp(int(month[:4]))
+            if rules.voucher.kind == "fixed_mrp"
+            else None,
             listed_at=listed_at,
             send_spread=self._send_spread,
         )

@@ -24,6 +24,21 @@ from simulators.servers import run_simulators
 from simulators.state import World
 from workers import create_worker, setup_namespace
 
+# A deployment's program data as an example (PROGRAM_DATA_DIR): the versions continuing the
+# pilots and sample MRPs after 2026. ``make run``, ``make simulate``, the benchmarks and the tests
+# load it, with sample figures allowed; the shipped data holds only what the seeds say.
+EXAMPLE_PROGRAM_DATA = Path(__file__).resolve().parents[1] / "examples" / "program-data"
+
+
+def with_example_data(settings: Settings) -> Settings:
+    """``settings`` with the example program data and sample figures allowed, unless the
+    environment names a ``PROGRAM_DATA_DIR`` of its own."""
+    if settings.program_data_dir is not None:
+        return settings
+    return settings.model_copy(
+        update={"program_data_dir": EXAMPLE_PROGRAM_DATA, "allow_sample_figures": True}
+    )
+
 
 @dataclass(frozen=True)
 class Embedded:
@@ -38,7 +53,8 @@ def rules_due_now(program: str = "gas", *, opens: time = time(0)) -> tuple[str, 
     run to the month's end, and the sending window from ``opens`` to the end of the day."""
     now = datetime.now(calendar.ALMATY)
     month = calendar.month_of(now)
-    latest = [v for v in load_programs().versions if v.program == program][-1]
+    book = load_programs(EXAMPLE_PROGRAM_DATA)
+    latest = [v for v in book.versions if v.program == program][-1]
     return month, latest.model_copy(
         update={
             "effective_from": calendar.month_start(month).date(),
@@ -59,8 +75,10 @@ async def run_embedded(
     """Run simulators, API and worker until the block ends; the gateway calls the API's webhook.
 
     ``settings`` give the database, task queue and secrets; the outside systems' URLs are
-    replaced by the simulators'.
+    replaced by the simulators', and the example program data is loaded unless ``settings``
+    name a ``PROGRAM_DATA_DIR`` (:func:`with_example_data`).
     """
+    settings = with_example_data(settings)
     async with run_simulators(
         world,
         sms_token=settings.sms_gateway_token,

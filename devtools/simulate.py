@@ -48,7 +48,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from devtools.embedded import run_embedded, time_skipping_server
+from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded, time_skipping_server
 from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
 from models.settings import Settings
@@ -164,7 +164,7 @@ async def run(args: argparse.Namespace) -> None:
 async def _plan(
     env: WorkflowEnvironment, world: World, args: argparse.Namespace, programs: tuple[str, ...]
 ) -> list[Plan]:
-    book = load_programs()
+    book = load_programs(EXAMPLE_PROGRAM_DATA)
     now = await env.get_current_time()
     plans: list[Plan] = []
     for program in programs:

@@ -25,6 +25,7 @@ import uvicorn
 from temporalio.client import Client
 
 from api import create_app
+from devtools.embedded import with_example_data
 from models.programs import PROGRAMS, load_programs
 from models.search import ALL
 from models.settings import Settings
@@ -80,7 +81,7 @@ async def temporal_dev_server(data: Path, *, port: int, ui_port: int) -> AsyncIt
 async def list_sample_cohort(api_url: str, settings: Settings, size: int) -> None:
     """List a sample cohort of each program for its earliest open month, through the API."""
     token = next(t for t, role in settings.tokens_by_role().items() if role == "sdu")
-    book = load_programs()
+    book = load_programs(settings.program_data_dir)
     async with httpx.AsyncClient(
         base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as sdu:
@@ -103,8 +104,12 @@ async def list_sample_cohort(api_url: str, settings: Settings, size: int) -> Non
 
 async def run(args: argparse.Namespace) -> None:
     data = Path(args.data)
-    settings = Settings(
-        database_url=os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{data / 'voucher.db'}")
+    settings = with_example_data(
+        Settings(
+            database_url=os.environ.get(
+                "DATABASE_URL", f"sqlite+aiosqlite:///{data / 'voucher.db'}"
+            )
+        )
     )
     world = World()
     for program in PROGRAMS:

@@ -5,19 +5,26 @@ run under the version in force on the month's send day (the day its citizens are
 the resolved version travels with every cycle of that month, so editing a definition never
 changes a cycle already running.
 
-The definitions live in ``models/data/programs/<program>.json`` and are validated here.
+The definitions live in ``models/data/programs/<program>.json`` and are validated here; a
+deployment adds its own (``PROGRAM_DATA_DIR``, :mod:`models.program_data`). Each version says
+where its rules come from: ``source`` names the legal text, ``sources`` the article of each field.
 """
 
 from __future__ import annotations
 
 import calendar
 import json
+import re
+from collections.abc import Iterable
 from datetime import date, time
 from functools import cache
 from importlib import resources
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models.program_data import ProgramDataError, field_of, read_json, unknown_files
 
 ProgramCode = Literal["gas", "food"]
 Lang = Literal["ru", "kk"]
@@ -48,6 +55,15 @@ class ReplyCodes(_Frozen):
     refuse: str = "21*2"
 
 
+# The placeholders a text may hold, and the version field each one is filled from.
+PLACEHOLDERS = {"phone": "support_phone"}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class ProgramNotConfigured(ValueError):
+    """A version's texts hold a placeholder without a value: it cannot text anyone yet."""
+
+
 class SmsTexts(_Frozen):
     """Texts per language; ``{phone}`` is replaced by the support number."""
 
@@ -68,6 +84,9 @@ class VoucherRule(_Frozen):
     mrp_multiplier: float = 1.0
     regional_multiplier: dict[str, float] = Field(default_factory=dict)
     max_multiplier: float | None = None
+    # Food: what the shop's reduced price is. Seed 002 (Alg. 2.1, 6): the purchase price
+    # without trade markup; seed 004 (Alg. 2.1, 12): a discount within the maximum trade markup.
+    reduced_price: Literal["purchase_price_without_markup", "within_max_trade_markup"] | None = None
 
 
 class ProgramVersion(_Frozen):
@@ -81,17 +100,25 @@ class ProgramVersion(_Frozen):
     version: str
     title: str
     source: str
+    # The article each field comes from (``"effective_until": "order item 9"``), or why it is a
+    # labelled interpretation or a sample value.
+    sources: dict[str, str] = Field(default_factory=dict)
     sample_figures: bool = False
     effective_from: date
+    # The pilot's last day: a month it ends inside is cut short there (rules.calendar).
     effective_until: date | None = None
     territory: Territory
     eligible_assistance: tuple[Assistance, ...]
     list_cutoff_day: int = Field(ge=1, le=31)
     send_day: int = Field(ge=1, le=31)
-    late_additions: bool
     reminder_after_days: int = Field(ge=1, le=31)
     consent_deadline_day: int | None = Field(default=None, ge=1, le=31)
     consent_scope: Literal["month", "program_period"]
+    # The last day a program-period consent counts for (seed 002's annex: "consent is given
+    # until 31 July 2025"): a month whose send day is later asks the citizen again.
+    consent_valid_until: date | None = None
+    # Months after the pilot's end at which its results report is due (seed 002, item 3.2).
+    results_report_after_months: int | None = Field(default=None, ge=0, le=36)
     activation_from_day: int = Field(ge=1, le=31)
     activation_until_day: int | None = Field(default=None, ge=1, le=31)
     handover_day: int | None = Field(default=None, ge=1, le=31)
@@ -100,7 +127,8 @@ class ProgramVersion(_Frozen):
     consumption_wait_days: int = Field(default=45, ge=1, le=366)
     reply_codes: ReplyCodes = ReplyCodes()
     short_number: str
-    support_phone: str
+    # Blank where the seed prints a blank (seed 004): the version cannot text until it is set.
+    support_phone: str = Field(pattern=r"^(\+?[0-9]{3,15})?$")
     sending_window: SendingWindow = SendingWindow()
     sms: SmsTexts
     voucher: VoucherRule
@@ -111,7 +139,47 @@ class ProgramVersion(_Frozen):
             raise ValueError(f"{self.version}: effective_until before effective_from")
         if self.sending_window.closes <= self.sending_window.opens:
             raise ValueError(f"{self.version}: sending window closes before it opens")
+        for kind in ("consent_request", "confirmation"):
+            texts: dict[Lang, str] = getattr(self.sms, kind)
+            for text in texts.values():
+                unknown = set(_PLACEHOLDER.findall(text)) - set(PLACEHOLDERS)
+                if unknown:
+                    raise ValueError(f"{self.version}: unknown placeholder {sorted(unknown)}")
+        unknown_fields = {
+            key for key in self.sources if key.split(".")[0] not in type(self).model_fields
+        }
+        if unknown_fields:
+            raise ValueError(f"{self.version}: sources of unknown fields {sorted(unknown_fields)}")
         return self
+
+    @property
+    def takes_late_additions(self) -> bool:
+        """Whether SDU may still add citizens after the send day (gas item 16: they are texted
+        on arrival). Follows from the days: food's list closes the day before its send day."""
+        return self.list_cutoff_day >= self.send_day
+
+    def unset_placeholders(self) -> list[str]:
+        """The fields its texts need that have no value yet (seed 004's blank support number)."""
+        used = {
+            name
+            for kind in ("consent_request", "confirmation")
+            for text in getattr(self.sms, kind).values()
+            for name in _PLACEHOLDER.findall(text)
+        }
+        fields = sorted(PLACEHOLDERS[name] for name in used)
+        return [field for field in fields if not str(getattr(self, field)).strip()]
+
+    @property
+    def configured(self) -> bool:
+        """Whether every placeholder of its texts has a value: only then may it text anyone."""
+        return not self.unset_placeholders()
+
+    def consent_carries_over(self, month: str) -> bool:
+        """Whether a consent from an earlier month of this version still counts in ``month``:
+        ``program_period`` consent, until ``consent_valid_until`` (by the month's send day)."""
+        if self.consent_scope != "program_period":
+            return False
+        return self.consent_valid_until is None or self.send_date(month) <= self.consent_valid_until
 
     def in_force_on(self, day: date) -> bool:
         """Whether this version's effective period includes ``day``."""
@@ -132,8 +200,23 @@ class ProgramVersion(_Frozen):
         return self.territory.localities is None or locality in self.territory.localities
 
     def text(self, kind: Literal["consent_request", "confirmation"], lang: Lang) -> str:
+        """The SMS text in ``lang`` (Russian when missing), its placeholders filled.
+
+        Raises:
+            ProgramNotConfigured: a placeholder of the text has no value: a blank is never sent.
+        """
         texts: dict[Lang, str] = getattr(self.sms, kind)
-        return texts.get(lang, texts["ru"]).replace("{phone}", self.support_phone)
+        text = texts.get(lang, texts["ru"])
+
+        def value(match: re.Match[str]) -> str:
+            filled = str(getattr(self, PLACEHOLDERS[match[1]])).strip()
+            if not filled:
+                raise ProgramNotConfigured(
+                    f"{self.version}: {PLACEHOLDERS[match[1]]} is not set, the texts need it"
+                )
+            return filled
+
+        return _PLACEHOLDER.sub(value, text)
 
 
 class ProgramBook(_Frozen):
@@ -156,12 +239,92 @@ class ProgramBook(_Frozen):
         return [v for v in self.versions if v.short_number == short_number]
 
 
-@cache
-def load_programs() -> ProgramBook:
-    """Load and validate the program definitions shipped in ``models/data/programs``."""
+def shipped_versions() -> list[dict[str, Any]]:
+    """The raw versions shipped in ``models/data/programs``, gas first."""
     folder = resources.files("models") / "data" / "programs"
-    versions: list[ProgramVersion] = []
+    raw: list[dict[str, Any]] = []
     for program in PROGRAMS:
-        raw = json.loads((folder / f"{program}.json").read_text(encoding="utf-8"))
-        versions.extend(ProgramVersion.model_validate(item) for item in raw["versions"])
-    return ProgramBook(versions=tuple(versions))
+        text = (folder / f"{program}.json").read_text(encoding="utf-8")
+        raw.extend(json.loads(text)["versions"])
+    return raw
+
+
+@cache
+def load_programs(data_dir: Path | None = None) -> ProgramBook:
+    """The shipped program versions and, with ``data_dir`` (``PROGRAM_DATA_DIR``), a deployment's.
+
+    A deployment's version either is new (it may not overlap any other version of its program)
+    or completes a shipped one of the same name: it may fill a field the seed left blank (seed
+    004's support number) and must repeat every other field it gives unchanged.
+
+    Raises:
+        ProgramDataError: a deployment's file is unreadable, invalid or contradicts a shipped
+            version; the error names the file and the field.
+    """
+    versions = {raw["version"]: ProgramVersion.model_validate(raw) for raw in shipped_versions()}
+    shipped = dict(versions)
+    if data_dir is not None:
+        unknown_files(Path(data_dir))  # a folder that is not one is refused here
+        for file in sorted((Path(data_dir) / "programs").glob("*.json")):
+            for version in _deployment_versions(file, shipped):
+                if version.version in versions and version.version not in shipped:
+                    raise ProgramDataError(file, "version", f"{version.version} defined twice")
+                _refuse_overlap(file, version, versions.values())
+                versions[version.version] = version
+    order = {program: number for number, program in enumerate(PROGRAMS)}
+    ordered = sorted(versions.values(), key=lambda v: (order[v.program], v.effective_from))
+    return ProgramBook(versions=tuple(ordered))
+
+
+def _deployment_versions(file: Path, shipped: dict[str, ProgramVersion]) -> list[ProgramVersion]:
+    raw = read_json(file)
+    entries = raw.get("versions") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ProgramDataError(file, "versions", 'expected {"versions": [...]}')
+    found = []
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ProgramDataError(file, f"versions[{number}]", "expected an object")
+        base = shipped.get(str(entry.get("version")))
+        merged = entry if base is None else _completion(file, base, entry)
+        try:
+            found.append(ProgramVersion.model_validate(merged))
+        except ValidationError as invalid:
+            raise ProgramDataError(file, field_of(invalid), str(invalid)) from invalid
+    return found
+
+
+def _completion(file: Path, base: ProgramVersion, entry: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the blanks ``entry`` fills; a published value it changes is refused."""
+    published = base.model_dump(mode="json")
+    for field, value in entry.items():
+        if field not in published:
+            raise ProgramDataError(file, field, f"no such field of {base.version}")
+        if value != published[field] and published[field] != "":
+            raise ProgramDataError(
+                file,
+                field,
+                f"{value!r} contradicts the published version {base.version} "
+                f"({published[field]!r})",
+            )
+    return {**published, **entry}
+
+
+def _refuse_overlap(file: Path, version: ProgramVersion, others: Iterable[ProgramVersion]) -> None:
+    for other in others:
+        if other.program != version.program or other.version == version.version:
+            continue
+        if _period(version)[0] <= _period(other)[1] and _period(other)[0] <= _period(version)[1]:
+            raise ProgramDataError(
+                file,
+                "effective_from",
+                f"{version.version} ({_shown(version)}) overlaps {other.version} ({_shown(other)})",
+            )
+
+
+def _period(version: ProgramVersion) -> tuple[date, date]:
+    return version.effective_from, version.effective_until or date.max
+
+
+def _shown(version: ProgramVersion) -> str:
+    return f"{version.effective_from} to {version.effective_until or 'open'}"

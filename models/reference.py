@@ -1,19 +1,36 @@
 """Reference data of SPEC.md §5: regions, gas tariffs and norms, the MRP, the food goods list.
 
-Loaded from the JSON files in ``models/data`` and validated here. The gas figures shipped are
-labelled samples (``sample``): the seeds cite the akimats' resolutions but not their figures.
+Loaded from the JSON files in ``models/data`` (and a deployment's ``PROGRAM_DATA_DIR``) and
+validated here. Every figure says where it comes from (:data:`Provenance`: ``law: …``,
+``resolution …``, ``order …``, ``sample: …``). The gas figures shipped are samples: the seeds cite
+the akimats' resolutions but not their figures. Money is never computed from a missing figure,
+and from a sample one only where the deployment allows it (``ALLOW_SAMPLE_FIGURES``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models.program_data import ProgramDataError, field_of, read_json, unknown_files
+
+# Where a figure comes from: the kind of text first, then which one (or why it is a sample).
+Provenance = Annotated[str, Field(pattern=r"^(law|resolution|order|sample)\b.*", min_length=3)]
+_log = logging.getLogger(__name__)
+
+
+def is_sample(source: str) -> bool:
+    """Whether a figure's provenance says it is a placeholder, not a published figure."""
+    return source.startswith("sample")
 
 
 class _Frozen(BaseModel):
@@ -51,7 +68,8 @@ class GasTariff(_Frozen):
     price_group1_kzt_per_m3: Decimal = Field(gt=0)
     price_group9_kzt_per_m3: Decimal = Field(ge=0)
     norm_m3: Decimal = Field(gt=0)
-    sample: bool = False
+    price_source: Provenance
+    norm_source: Provenance
 
     @model_validator(mode="after")
     def _benefit_not_negative(self) -> GasTariff:
@@ -63,6 +81,34 @@ class GasTariff(_Frozen):
     def benefit_kzt_per_m3(self) -> Decimal:
         """The benefit: group 1 price minus group 9 price."""
         return self.price_group1_kzt_per_m3 - self.price_group9_kzt_per_m3
+
+    @property
+    def sample(self) -> bool:
+        """Whether a price or the norm is a sample figure."""
+        return is_sample(self.price_source) or is_sample(self.norm_source)
+
+
+class MrpFigure(_Frozen):
+    """The monthly calculation index of a year, in tenge, and the law that sets it."""
+
+    year: int = Field(ge=2000, le=2100)
+    kzt: int = Field(gt=0)
+    source: Provenance
+
+
+class TariffAnswer(_Frozen):
+    """A region's tariff for a month, and whether a discount may be settled from it."""
+
+    tariff: GasTariff | None
+    problem: Literal["missing", "sample"] | None = None
+
+
+class MissingFigure(LookupError):
+    """A figure money would be computed from is missing (or only a sample, not allowed)."""
+
+    def __init__(self, figure: str, detail: str) -> None:
+        super().__init__(f"{figure}: {detail}")
+        self.figure = figure
 
 
 class FoodGood(_Frozen):
@@ -79,7 +125,7 @@ class Reference(_Frozen):
     regions: dict[str, Region]
     localities: dict[str, Locality]
     gas_tariffs: tuple[GasTariff, ...]
-    mrp_by_year: dict[int, int]
+    mrp_by_year: dict[int, MrpFigure]
     goods: tuple[FoodGood, ...]
 
     @model_validator(mode="after")
@@ -93,8 +139,8 @@ class Reference(_Frozen):
             if tariff.region not in self.regions or key in seen:
                 raise ValueError(f"gas tariff {key}: unknown region or duplicate date")
             seen.add(key)
-        if not self.mrp_by_year or len({g.code for g in self.goods}) != len(self.goods):
-            raise ValueError("no MRP figure, or duplicate food goods codes")
+        if len({g.code for g in self.goods}) != len(self.goods):
+            raise ValueError("duplicate food goods codes")
         return self
 
     def gas_tariff(self, region: str, on: date) -> GasTariff | None:
@@ -102,19 +148,32 @@ class Reference(_Frozen):
         in_force = [t for t in self.gas_tariffs if t.region == region and t.effective_from <= on]
         return max(in_force, key=lambda t: t.effective_from, default=None)
 
-    def mrp(self, year: int) -> int:
-        """The MRP of ``year`` in tenge.
+    def settleable_tariff(self, region: str, on: date, *, allow_sample: bool) -> TariffAnswer:
+        """The tariff a discount may be settled from: ``missing`` without one, ``sample`` when
+        a figure of it is a sample the deployment does not allow (SPEC.md §7)."""
+        tariff = self.gas_tariff(region, on)
+        if tariff is None:
+            return TariffAnswer(tariff=None, problem="missing")
+        if tariff.sample and not allow_sample:
+            return TariffAnswer(tariff=tariff, problem="sample")
+        return TariffAnswer(tariff=tariff)
 
-        A year after the last known figure gets the latest known one (the next budget law may not
-        be published yet); a year before the first known figure is an error.
+    def mrp(self, year: int, *, allow_sample: bool = True) -> int:
+        """The MRP of ``year`` in tenge, as the year's budget law sets it.
+
+        Never another year's figure: the next budget law may not be published yet, and a
+        voucher paid at last year's MRP would be a guess.
 
         Raises:
-            LookupError: ``year`` is before the first year with a figure.
+            MissingFigure: no figure for ``year``, or only a sample one and ``allow_sample`` is
+                false.
         """
-        known = [y for y in self.mrp_by_year if y <= year]
-        if not known:
-            raise LookupError(f"no MRP figure for {year} or earlier")
-        return self.mrp_by_year[max(known)]
+        figure = self.mrp_by_year.get(year)
+        if figure is None:
+            raise MissingFigure(f"MRP {year}", "no figure loaded (the budget law's, in mrp.json)")
+        if is_sample(figure.source) and not allow_sample:
+            raise MissingFigure(f"MRP {year}", "only a sample figure is loaded")
+        return figure.kzt
 
     def food_goods(self) -> list[FoodGood]:
         """The socially significant food goods, in the list's order."""
@@ -131,13 +190,127 @@ def _read(name: str) -> Any:
 
 
 @cache
-def load_reference() -> Reference:
-    """Load and validate the reference data shipped in ``models/data`` (once per process)."""
-    regions, tariffs = _read("regions.json"), _read("gas_tariffs.json")
+def load_reference(data_dir: Path | None = None) -> Reference:
+    """The reference data shipped in ``models/data``, with a deployment's figures from
+    ``data_dir`` (``PROGRAM_DATA_DIR``) when given; read once per process and folder.
+
+    A deployment's figure may add a year or a tariff row, or replace a ``sample`` one; one that
+    differs from a published (not sample) figure is refused.
+
+    Raises:
+        ProgramDataError: a deployment's file is unreadable, invalid or contradicts a published
+            figure; the error names the file and the field.
+    """
+    return read_reference(data_dir)
+
+
+def read_reference(data_dir: Path | None = None) -> Reference:
+    """:func:`load_reference` without the cache: the files as they are now."""
+    regions = _read("regions.json")
+    tariffs = {
+        (t.region, t.effective_from): t
+        for t in (GasTariff.model_validate(raw) for raw in _read("gas_tariffs.json")["tariffs"])
+    }
+    mrp = {m.year: m for m in (MrpFigure.model_validate(raw) for raw in _read("mrp.json")["mrp"])}
+    if data_dir is not None:
+        unknown = unknown_files(Path(data_dir))
+        if unknown:
+            raise ProgramDataError(
+                unknown[0],
+                "",
+                "not a file the product reads (programs/*.json, mrp.json, gas_tariffs.json)",
+            )
+        _add_mrp(Path(data_dir) / "mrp.json", mrp)
+        _add_tariffs(Path(data_dir) / "gas_tariffs.json", tariffs)
     return Reference(
         regions={r["code"]: Region.model_validate(r) for r in regions["regions"]},
         localities={loc["code"]: Locality.model_validate(loc) for loc in regions["localities"]},
-        gas_tariffs=tuple(GasTariff.model_validate(t) for t in tariffs["tariffs"]),
-        mrp_by_year={int(m["year"]): int(m["kzt"]) for m in _read("mrp.json")["mrp"]},
+        gas_tariffs=tuple(tariffs.values()),
+        mrp_by_year=mrp,
         goods=tuple(FoodGood.model_validate(g) for g in _read("food_goods.json")["goods"]),
     )
+
+
+def _entries(file: Path, key: str) -> list[Any]:
+    raw = read_json(file)
+    entries = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ProgramDataError(file, key, f'expected {{"{key}": [...]}}')
+    return entries
+
+
+def _add_mrp(file: Path, mrp: dict[int, MrpFigure]) -> None:
+    if not file.exists():
+        return
+    for number, raw in enumerate(_entries(file, "mrp")):
+        try:
+            figure = MrpFigure.model_validate(raw)
+        except ValidationError as invalid:
+            raise ProgramDataError(
+                file, field_of(invalid, f"mrp[{number}]"), str(invalid)
+            ) from None
+        known = mrp.get(figure.year)
+        if known is not None and not is_sample(known.source) and known.kzt != figure.kzt:
+            raise ProgramDataError(
+                file,
+                f"mrp[{number}].kzt",
+                f"{figure.kzt} contradicts the published MRP {figure.year}: {known.kzt} "
+                f"({known.source})",
+            )
+        mrp[figure.year] = figure
+
+
+def _add_tariffs(file: Path, tariffs: dict[tuple[str, date], GasTariff]) -> None:
+    if not file.exists():
+        return
+    for number, raw in enumerate(_entries(file, "tariffs")):
+        try:
+            tariff = GasTariff.model_validate(raw)
+        except ValidationError as invalid:
+            raise ProgramDataError(
+                file, field_of(invalid, f"tariffs[{number}]"), str(invalid)
+            ) from None
+        known = tariffs.get((tariff.region, tariff.effective_from))
+        if known is not None and not known.sample and known != tariff:
+            raise ProgramDataError(
+                file,
+                f"tariffs[{number}]",
+                f"contradicts the published tariff of {tariff.region} from {tariff.effective_from}",
+            )
+        tariffs[(tariff.region, tariff.effective_from)] = tariff
+
+
+@dataclass
+class ReferenceSource:
+    """The reference figures as a deployment's folder holds them now: re-read when a file in
+    ``PROGRAM_DATA_DIR`` changes, so real tariffs dropped there reach the cycles waiting for
+    them (``Attention=tariff_missing``) without a restart. A folder that no longer reads keeps
+    the figures last read, and says so in the log."""
+
+    data_dir: Path | None
+    _stamp: tuple[tuple[str, int, int], ...] | None = None
+    _current: Reference | None = field(default=None, repr=False)
+
+    def current(self) -> Reference:
+        """The figures in force; re-read if the folder changed since the last call."""
+        stamp = self._stamp_now()
+        if self._current is None or stamp != self._stamp:
+            try:
+                self._current = read_reference(self.data_dir)
+            except ProgramDataError:
+                if self._current is None:
+                    raise
+                _log.exception("PROGRAM_DATA_DIR no longer reads: keeping the figures last read")
+            self._stamp = stamp
+        return self._current
+
+    def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
+        if self.data_dir is None or not self.data_dir.is_dir():
+            return ()
+        return tuple(sorted(_file_stamp(p) for p in self.data_dir.rglob("*") if p.is_file()))
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int]:
+    """What changes when a file is rewritten: its modification time and its size."""
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size

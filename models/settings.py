@@ -6,6 +6,7 @@ import base64
 import binascii
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     send_spread_minutes: int = Field(default=0, ge=0, le=600)
     # Seconds an outside call may take before it is retried.
     http_timeout_s: float = 10.0
+    # A deployment's program versions and reference figures (CONTRACTS.md §3), added to the
+    # shipped ones at start: a continuation of a pilot, next year's MRP, real tariffs.
+    program_data_dir: Path | None = None
+    # Whether money may be computed from figures labelled ``sample`` (SPEC.md §7): the demo and
+    # the tests do; a real deployment waits for published figures.
+    allow_sample_figures: bool = False
     # Lets ``python -m workers`` and ``python -m api`` start with the dev secrets above, for
     # someone deliberately running the production entry points on their own machine.
     allow_dev_secrets: bool = False
@@ -76,6 +83,14 @@ class Settings(BaseSettings):
         if url.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + url.split("://", 1)[1]
         return url
+
+    @field_validator("program_data_dir")
+    @classmethod
+    def _a_folder(cls, folder: Path | None) -> Path | None:
+        """A deployment's data folder must exist: a typo would silently drop its versions."""
+        if folder is not None and not folder.is_dir():
+            raise ValueError("PROGRAM_DATA_DIR is not a folder")
+        return folder
 
     @property
     def send_spread(self) -> timedelta:

@@ -141,9 +141,30 @@ def reminder_due(rules: ProgramVersion, first_sent_at: datetime) -> datetime:
     return into_window(later + timedelta(days=rules.reminder_after_days), rules)
 
 
+def pilot_ends(rules: ProgramVersion) -> datetime | None:
+    """The exclusive end of the version's last day (``effective_until``), or ``None`` if open."""
+    if rules.effective_until is None:
+        return None
+    last = rules.effective_until + timedelta(days=1)
+    return datetime(last.year, last.month, last.day, tzinfo=ALMATY)
+
+
+def within_pilot(rules: ProgramVersion, moment: datetime) -> datetime:
+    """``moment``, or the pilot's end if that comes first: a pilot ending inside a month cuts
+    the month short (seed 002 ends on 26 September 2025: its vouchers lapse then)."""
+    ends = pilot_ends(rules)
+    return _local(moment) if ends is None else min(_local(moment), ends)
+
+
+def voucher_lapses(rules: ProgramVersion, month: str) -> datetime:
+    """When the month's vouchers lapse: the month's end, or the pilot's end if earlier."""
+    return within_pilot(rules, month_end(month))
+
+
 def consent_deadline(rules: ProgramVersion, month: str) -> datetime:
-    """The exclusive end of the consent period (``None`` deadline day: the month's end)."""
-    return end_of_day(month, rules.consent_deadline_day)
+    """The exclusive end of the consent period (``None`` deadline day: the month's end), never
+    after the pilot's end: a voucher for a consent after it could not be used."""
+    return within_pilot(rules, end_of_day(month, rules.consent_deadline_day))
 
 
 def reminder_in_time(rules: ProgramVersion, month: str, first_sent_at: datetime) -> bool:
@@ -152,10 +173,11 @@ def reminder_in_time(rules: ProgramVersion, month: str, first_sent_at: datetime)
 
 
 def activation_window(rules: ProgramVersion, month: str) -> tuple[datetime, datetime]:
-    """``(opens, closes)`` of voucher activation; ``closes`` is exclusive."""
+    """``(opens, closes)`` of voucher activation; ``closes`` is exclusive, and never after the
+    pilot's end."""
     return (
         day_start(month, rules.activation_from_day),
-        end_of_day(month, rules.activation_until_day),
+        within_pilot(rules, end_of_day(month, rules.activation_until_day)),
     )
 
 

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from models.cycle import Citizen, CycleInput
-from models.programs import ProgramVersion
+from models.programs import ProgramNotConfigured, ProgramVersion
 from rules.voucher import food_voucher_amount
 
 
@@ -16,7 +16,7 @@ def prepare_cycle(
     month: str,
     citizen: Citizen,
     citizen_ref: str,
-    mrp_kzt: int,
+    mrp_kzt: int | None,
     listed_at: datetime | None = None,
     send_spread: timedelta = timedelta(0),
 ) -> CycleInput:
@@ -24,9 +24,19 @@ def prepare_cycle(
 
     The voucher's value is fixed here, at listing, from the MRP of the month's year, so a later
     change of the reference data does not change a cycle already running.
+
+    Raises:
+        ProgramNotConfigured: a placeholder of the version's texts has no value (SPEC.md §7).
+        ValueError: a food voucher without the MRP of its year.
     """
+    if not rules.configured:
+        raise ProgramNotConfigured(
+            f"{rules.version} cannot text: {', '.join(rules.unset_placeholders())} not set"
+        )
     amount = None
     if rules.voucher.kind == "fixed_mrp":
+        if mrp_kzt is None:
+            raise ValueError(f"{rules.version}: no MRP for {month}: the voucher has no value")
         amount = food_voucher_amount(
             rules.voucher, mrp_kzt=mrp_kzt, family_size=citizen.family_size, region=citizen.region
         )

@@ -73,7 +73,7 @@ class Product:
 
     async def next_month(self, program: str) -> tuple[str, ProgramVersion]:
         """The first month, at least one month ahead, whose list is still open."""
-        book = load_programs()
+        book = load_programs(self.settings.program_data_dir)
         month = calendar.next_month(calendar.month_of(await self.now()))
         while (rules := book.for_month(program, month)) is None:
             month = calendar.next_month(month)
@@ -135,8 +135,8 @@ class Product:
         return CycleClient(
             self.client,
             task_queue=self.settings.task_queue,
-            programs=load_programs(),
-            reference=load_reference(),
+            programs=load_programs(self.settings.program_data_dir),
+            reference=load_reference(self.settings.program_data_dir),
             send_spread=self.settings.send_spread,
         )
 
@@ -167,7 +167,7 @@ class Product:
         if month is None:
             month, rules = await self.next_month(program)
         else:
-            found = load_programs().for_month(program, month)
+            found = load_programs(self.settings.program_data_dir).for_month(program, month)
             assert found is not None
             rules = found
         citizen = self.citizen(program, **changes)

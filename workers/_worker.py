@@ -25,7 +25,7 @@ from activities.wallet import Wallet
 from client.connection import product_client
 from client.cycles import CycleClient
 from models.programs import load_programs
-from models.reference import load_reference
+from models.reference import ReferenceSource, load_reference
 from models.settings import Settings
 from store.engine import create_engine, create_schema, create_sessions
 from workflows import WORKFLOWS
@@ -46,18 +46,21 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     ``max_cached_workflows=0`` to replay every task). The data converter and the workflow runner
     come with the client's product plugin (:mod:`client.plugin`), which replaces any given here.
     """
+    # A deployment's file that contradicts the shipped data stops the worker here, named,
+    # before anything is opened.
+    reference = load_reference(settings.program_data_dir)
+    programs = load_programs(settings.program_data_dir)
     client = product_client(client, settings)
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
     clients = _OutsideClients(settings)
-    reference = load_reference()
     wallet, records = Wallet(clients.wallet, sessions), Records(sessions)
     gas = GasProvider(clients.gas, sessions)
     cycles = Cycles(
         CycleClient(
             client,
             task_queue=settings.task_queue,
-            programs=load_programs(),
+            programs=programs,
             reference=reference,
             send_spread=settings.send_spread,
         ),
@@ -71,7 +74,10 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         gas.find_account,
         gas.hand_over,
         gas.settle,
-        ReferenceData(reference).gas_tariff,
+        ReferenceData(
+            ReferenceSource(settings.program_data_dir),
+            allow_sample=settings.allow_sample_figures,
+        ).gas_tariff,
         records.record_cycle,
         records.record_consent,
         records.consent_on_file,

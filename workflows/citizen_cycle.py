@@ -119,13 +119,14 @@ class CitizenCycle:
 
     async def _voucher_on_file(self) -> None:
         """Food's consent holds for the program period: whoever has consented (and not refused
-        since) is not asked again, and the voucher comes on the send day.
+        since) is not asked again, and the voucher comes on the send day; not after the
+        version's ``consent_valid_until`` (seed 002: 31 July 2025), when everyone is asked again.
 
         Looked up at the send moment, not at listing: SDU lists next month while this month's
         replies still come in, and a consent or refusal given meanwhile must count.
         """
         rules, month = self._steps.rules, self._steps.cycle.month
-        if rules.consent_scope != "program_period":
+        if not rules.consent_carries_over(month):  # gas; food 002 after 31 July 2025
             return
         send = self._in_the_spread(calendar.send_moment(rules, month))
         if await self._steps.sleep_until(send, "send day", lambda: self._progress.decided):
@@ -347,7 +348,7 @@ class CitizenCycle:
         # A consent that holds for the program period can be withdrawn at any time; it stops
         # the following months, not the voucher already issued. Before the send day, a refusal
         # stops the voucher on file.
-        program_period = self._steps.rules.consent_scope == "program_period"
+        program_period = self._steps.rules.consent_carries_over(progress.cycle.month)
         holds_consent = progress.consented_before or progress.decision == "agree"
         awaits_send_day = progress.state == CycleState.SCHEDULED and progress.kept
         if meaning == "refuse" and program_period and (holds_consent or awaits_send_day):

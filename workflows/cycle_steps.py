@@ -115,6 +115,14 @@ class CycleSteps:
         self.log("attention", reason=attention, **detail)
         workflow.upsert_search_attributes([ATTENTION.value_set(attention)])
 
+    def unflag(self, attention: str) -> None:
+        """What ops were asked to look at (``attention``) is resolved: the flag comes off."""
+        if self.progress.attention != attention:
+            return
+        self.progress.attention = None
+        self.log("attention_cleared", reason=attention)
+        workflow.upsert_search_attributes([ATTENTION.value_unset()])
+
     def moved_to(self, region: str) -> None:
         """The citizen's region changed (SDU's correction): the Web UI filters on it."""
         workflow.upsert_search_attributes([REGION.value_set(region)])

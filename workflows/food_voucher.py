@@ -90,7 +90,7 @@ class FoodVoucher:
 
     def _check(self, purchase: Purchase) -> None:
         steps = self._steps
-        if workflow.now() >= calendar.month_end(steps.cycle.month):
+        if workflow.now() >= calendar.voucher_lapses(steps.rules, steps.cycle.month):
             raise ApplicationError("the voucher has lapsed", type="voucher_closed")
         if steps.state != CycleState.ACTIVATED or self.balance_kzt is None:
             raise ApplicationError(f"the voucher is {steps.state}", type="not_activated")
@@ -102,7 +102,7 @@ class FoodVoucher:
     # --- month end ---------------------------------------------------------------------------
 
     async def use(self) -> None:
-        """Month end: the unspent balance lapses and the wallet is told."""
+        """Month end (or the pilot's end): the unspent balance lapses and the wallet is told."""
         lapsed = self.balance_kzt or 0
         await self._steps.notify_wallet("closed", lapsed_kzt=lapsed)
         await self._steps.enter(CycleState.CLOSED, "closed", lapsed_kzt=str(lapsed))

@@ -19,11 +19,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.reference import ReferenceData
     from models.calls import AccountClaim, ActivationAct, Settlement, TariffQuery
     from models.cycle import CycleState
+    from models.reference import GasTariff
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
     from rules import calendar
     from rules.voucher import discount_mismatch, gas_discount
     from workflows.cycle_steps import PATIENT, RECORD_TIMEOUT, CycleSteps
 
+# What the citizen accepts by confirming (gas order Alg. 22-23).
+PUBLIC_OFFER = "QazaqGaz Aimaq public offer on the use of gas vouchers (gas order Alg. 22-23)"
+# How often a cycle waiting for real tariff figures looks again.
+TARIFF_RECHECK = timedelta(days=1)
 ENTERING_ACCOUNT = frozenset({CycleState.VOUCHER_ISSUED, CycleState.ACCOUNT_PENDING_CONFIRMATION})
 
 
@@ -43,18 +48,22 @@ class GasVoucher:
         self._steps.activation_open(ENTERING_ACCOUNT)
 
     async def enter_account(self, entry: AccountEntry) -> AccountShown:
-        """Show the account's details to confirm, or say why not."""
+        """Show the account's details to confirm, or say why not.
+
+        The seed's order (gas order Alg. 24-25): first whether a voucher is already activated
+        on the account this month, then the provider's look-up of the account.
+        """
         steps = self._steps
         async with steps.lock:
             steps.activation_open(ENTERING_ACCOUNT)  # a confirmation may have gone first
-            found = await steps.ask(GasProvider.find_account, entry)
-            if found.account is None:
-                raise ApplicationError("no such personal account", type="account_not_found")
             if await steps.ask(Records.account_taken, self._claim(entry.account_number)):
                 raise ApplicationError(
                     "another voucher is activated on this account this month",
                     type="account_already_used",
                 )
+            found = await steps.ask(GasProvider.find_account, entry)
+            if found.account is None:
+                raise ApplicationError("no such personal account", type="account_not_found")
             self.account = found.account
             await steps.enter(
                 CycleState.ACCOUNT_PENDING_CONFIRMATION,
@@ -67,7 +76,11 @@ class GasVoucher:
         self._steps.activation_open(ENTERING_ACCOUNT | {CycleState.ACTIVATED})
 
     async def confirm(self) -> Activated:
-        """Activate the voucher on the account shown; a retried confirmation answers the same."""
+        """Activate the voucher on the account shown; a retried confirmation answers the same.
+
+        Confirming ("Продолжить", gas order Alg. 22-23) accepts the provider's public offer on
+        the use of vouchers: the history records that acceptance with the activation.
+        """
         steps = self._steps
         async with steps.lock:
             if steps.state == CycleState.ACTIVATED:
@@ -86,6 +99,7 @@ class GasVoucher:
                     voucher_id=steps.voucher_id, at=workflow.now(), account_number=account
                 ),
             )
+            steps.log("offer_accepted", offer=PUBLIC_OFFER, account_number=account)
             await steps.enter(CycleState.ACTIVATED, "activated", account_number=account)
             return Activated()
 
@@ -128,18 +142,7 @@ class GasVoucher:
     async def _settle(self, reading: Consumption) -> None:
         steps = self._steps
         assert self.account is not None
-        tariff = await workflow.execute_local_activity_method(
-            ReferenceData.gas_tariff,
-            TariffQuery(
-                region=self.account.region,
-                on=calendar.month_start(steps.cycle.month).date(),
-            ),
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=PATIENT,
-        )
-        if tariff is None:
-            steps.flag("no_tariff", region=self.account.region)
-            return
+        tariff = await self._settleable_tariff(self.account.region)
         discount = gas_discount(volume_m3=reading.volume_m3, tariff=tariff)
         if discount_mismatch(reading.discount_kzt, discount):
             # The formula's figure is settled; the provider's differing one is shown to ops.
@@ -161,6 +164,32 @@ class GasVoucher:
         )
         self.discount_kzt = discount
         await steps.enter(CycleState.SETTLED, "settled", discount_kzt=str(discount))
+
+    async def _settleable_tariff(self, region: str) -> GasTariff:
+        """The region's tariff for the month, once a discount may be settled from it.
+
+        Money is never computed from a missing figure, nor from a sample one unless the
+        deployment allows it (SPEC.md §7): until then the cycle waits, flagged
+        ``Attention=tariff_missing``, and asks again every ``TARIFF_RECHECK`` (the reference is
+        re-read when the deployment's folder changes, so loading the real figures is enough).
+        """
+        steps = self._steps
+        query = TariffQuery(region=region, on=calendar.month_start(steps.cycle.month).date())
+        while True:
+            answer = await workflow.execute_local_activity_method(
+                ReferenceData.gas_tariff,
+                query,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=PATIENT,
+            )
+            if answer.tariff is not None and answer.problem is None:
+                steps.unflag("tariff_missing")
+                return answer.tariff
+            if steps.progress.attention != "tariff_missing":
+                steps.flag("tariff_missing", region=region, figure=answer.problem or "missing")
+            await steps.sleep_until(
+                workflow.now() + TARIFF_RECHECK, "tariff re-check", lambda: False
+            )
 
     def _claim(self, account_number: str) -> AccountClaim:
         return AccountClaim(

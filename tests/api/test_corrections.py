@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import Citizen, CycleState
 from models.programs import ProgramVersion
 from models.reference import load_reference
@@ -48,7 +49,7 @@ async def test_a_family_size_corrected_before_the_send_day_sets_the_voucher_valu
     assert await product.reply(cycle, "21*1") == "consent"
     status = await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
     voucher = product.world.vouchers[status.voucher_id]
-    assert voucher["amount_kzt"] == load_reference().mrp(int(month[:4])) * 4
+    assert voucher["amount_kzt"] == load_reference(EXAMPLE_PROGRAM_DATA).mrp(int(month[:4])) * 4
     assert voucher["members"] == 4
     corrected = [e for e in status.history if e.event == "corrected"]
     assert [e.detail["fields"] for e in corrected] == ["family_size"]
@@ -167,4 +168,4 @@ async def test_a_correction_of_a_listing_not_started_yet_starts_it_corrected(
     status = await product.state_becomes(
         product.handle("food", month, citizen), CycleState.SCHEDULED
     )
-    assert status.amount_kzt == load_reference().mrp(int(month[:4])) * 3
+    assert status.amount_kzt == load_reference(EXAMPLE_PROGRAM_DATA).mrp(int(month[:4])) * 3

@@ -8,13 +8,14 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import CycleState
 from models.reference import load_reference
 from rules import calendar
 from tests.harness import Product, eventually
 from workflows.food_daily_report import DailyReportInput, FoodDailyReport
 
-GOOD = load_reference().food_goods()[0].code
+GOOD = load_reference(EXAMPLE_PROGRAM_DATA).food_goods()[0].code
 
 
 def _purchase(purchase_id: str, discount: int, code: str = GOOD) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import Citizen, CycleState, CycleStatus
 from models.programs import ProgramVersion
 from models.reference import load_reference
@@ -32,7 +33,7 @@ from tests.harness import Product
 T = TypeVar("T")
 EXAMPLES = 120
 MISSING = object()  # a field left out of a near-valid body
-REFERENCE = load_reference()
+REFERENCE = load_reference(EXAMPLE_PROGRAM_DATA)
 GOODS = [good.code for good in REFERENCE.food_goods()]
 REGIONS = sorted(REFERENCE.regions)
 STAMP = "2026-01-05T10:00:00+05:00"

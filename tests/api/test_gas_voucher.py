@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import CycleState
 from models.reference import load_reference
 from rules import calendar
@@ -129,7 +130,9 @@ async def _settled(
     assert answer.status_code == 202
     assert answer.json() == {"accepted": 1, "unknown_accounts": ["9999999999"]}
     await product.state_becomes(cycle, CycleState.SETTLED)
-    tariff = load_reference().gas_tariff("KAR", calendar.month_start(status.month).date())
+    tariff = load_reference(EXAMPLE_PROGRAM_DATA).gas_tariff(
+        "KAR", calendar.month_start(status.month).date()
+    )
     assert tariff is not None
     benefit = tariff.price_group1_kzt_per_m3 - tariff.price_group9_kzt_per_m3
     expected = int(

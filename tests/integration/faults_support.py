@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from client.cycles import CycleClient
-from devtools.embedded import rules_due_now
+from devtools.embedded import EXAMPLE_PROGRAM_DATA, rules_due_now
 from devtools.stack import temporal_dev_server
 from models.cycle import Citizen, CycleState, cycle_id
 from models.programs import ProgramBook, ProgramVersion, load_programs
@@ -78,12 +78,14 @@ def cycle_client(
     client: Client, settings: Settings, rules: ProgramVersion | None = None
 ) -> CycleClient:
     """The typed client of the product's cycles; ``rules`` alone in its book, if given."""
-    programs = load_programs() if rules is None else ProgramBook(versions=(rules,))
+    programs = (
+        load_programs(EXAMPLE_PROGRAM_DATA) if rules is None else ProgramBook(versions=(rules,))
+    )
     return CycleClient(
         client,
         task_queue=settings.task_queue,
         programs=programs,
-        reference=load_reference(),
+        reference=load_reference(EXAMPLE_PROGRAM_DATA),
         send_spread=timedelta(0),
     )
 

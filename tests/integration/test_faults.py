@@ -249,9 +249,7 @@ async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state
         assert attempts[0] > 1, "the state record written under the lock was retried"
 
         with _exclusive_lock(database) as lock:
-            answer = asyncio.create_task(
-                cycle_client(client, settings).reply(cycle.id, _reply())
-            )
+            answer = asyncio.create_task(cycle_client(client, settings).reply(cycle.id, _reply()))
             await asyncio.sleep(3)  # the point: the consent cannot be recorded meanwhile
             assert not answer.done(), "a consent was answered before it was recorded"
             lock.execute("ROLLBACK")

@@ -22,6 +22,7 @@ from models.programs import (
     SmsTexts,
     Territory,
     VoucherRule,
+    load_programs,
 )
 from rules.calendar import (
     ALMATY,
@@ -41,12 +42,15 @@ from rules.calendar import (
     month_start,
     next_month,
     parse_month,
+    pilot_ends,
     reminder_due,
     reminder_in_time,
     send_moment,
     staggered,
+    voucher_lapses,
     voucher_valid_until,
     window_closes,
+    within_pilot,
 )
 
 # A fixed offset, not the zone database: the expectations must not share the code's tz source.
@@ -113,7 +117,6 @@ def gas() -> ProgramVersion:
         program="gas",
         list_cutoff_day=14,
         send_day=7,
-        late_additions=True,
         reminder_after_days=7,
         consent_deadline_day=29,
         consent_scope="month",
@@ -130,7 +133,6 @@ def food() -> ProgramVersion:
         program="food",
         list_cutoff_day=4,
         send_day=5,
-        late_additions=False,
         reminder_after_days=5,
         consent_deadline_day=None,
         consent_scope="program_period",
@@ -686,3 +688,61 @@ def test_day_bounds_are_local_midnights() -> None:
     start, end = day_bounds(date(2028, 2, 29))
     assert start == datetime(2028, 2, 28, 19, 0, tzinfo=UTC)
     assert end == datetime(2028, 2, 29, 19, 0, tzinfo=UTC)
+
+
+# --- a pilot ending inside a month (SPEC.md §7) ----------------------------------------------
+
+LAST_DAYS = [date(2027, 1, 1) + timedelta(days=n) for n in range(731)]  # 2027 and leap 2028
+
+
+def _midnight_after(day: date) -> datetime:
+    after = day + timedelta(days=1)
+    return datetime(after.year, after.month, after.day, tzinfo=PLUS5)
+
+
+@pytest.mark.parametrize("last_day", LAST_DAYS, ids=str)
+def test_a_pilot_ending_inside_a_month_cuts_its_last_month(
+    food: ProgramVersion, gas: ProgramVersion, last_day: date
+) -> None:
+    """Seed 002 ends on 26 September 2025 (Alg. 4): in its last month vouchers are valid, and
+    activation and purchases allowed, until the end of the pilot's last day, then they lapse
+    (SPEC.md §7); a consent after it would bring a voucher that cannot be used, so the consent
+    deadline is cut too. Every day of 2027 and (leap) 2028 as the last day, both programs."""
+    month = f"{last_day.year:04d}-{last_day.month:02d}"
+    ends = _midnight_after(last_day)
+    cut_food = food.model_copy(update={"effective_until": last_day})
+    assert pilot_ends(cut_food) == ends
+    assert voucher_lapses(cut_food, month) == min(_first_of_next(month), ends)
+    assert activation_window(cut_food, month)[1] == min(_first_of_next(month), ends)
+    assert consent_deadline(cut_food, month) == min(_first_of_next(month), ends)
+    assert voucher_valid_until(cut_food, month) == last_day
+
+    cut_gas = gas.model_copy(update={"effective_until": last_day})
+    gas_close = _gas_close(month)
+    assert activation_window(cut_gas, month)[1] == min(gas_close, ends)
+    assert consent_deadline(cut_gas, month) == min(gas_close, ends)
+    assert voucher_valid_until(cut_gas, month) == min(last_day, (gas_close - timedelta(1)).date())
+
+
+@pytest.mark.parametrize("month", MONTHS)
+def test_a_month_before_the_pilots_last_one_is_whole(food: ProgramVersion, month: str) -> None:
+    """A pilot ending later leaves the month as it is: vouchers lapse at the month's end."""
+    later = food.model_copy(update={"effective_until": date(2029, 3, 15)})
+    assert voucher_lapses(later, month) == _first_of_next(month)
+    assert activation_window(later, month)[1] == _first_of_next(month)
+    open_ended = food.model_copy(update={"effective_until": None})
+    assert pilot_ends(open_ended) is None
+    assert voucher_lapses(open_ended, month) == _first_of_next(month)
+
+
+def test_seed_002_last_month_ends_on_the_26th() -> None:
+    """Seed 002's September 2025: valid to the 26th inclusive, lapsed from 27 September 00:00
+    local, not on the 30th (Alg. 4, order item 9)."""
+    seed_002 = ProgramBook(versions=load_programs().versions).for_month("food", "2025-09")
+    assert seed_002 is not None and seed_002.version == "food-2025-06"
+    assert voucher_valid_until(seed_002, "2025-09") == date(2025, 9, 26)
+    assert voucher_lapses(seed_002, "2025-09") == datetime(2025, 9, 27, tzinfo=PLUS5)
+    assert within_pilot(seed_002, datetime(2025, 9, 30, tzinfo=PLUS5)) == datetime(
+        2025, 9, 27, tzinfo=PLUS5
+    )
+    assert voucher_valid_until(seed_002, "2025-08") == date(2025, 8, 31)

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.programs import load_programs
-from models.reference import GasTariff, Reference, load_reference
+from models.reference import GasTariff, MissingFigure, MrpFigure, Reference, load_reference
 
 ALL_REGIONS = {
     "AST", "ALA", "SHY", "AKM", "AKT", "ALM", "ATY", "VOS", "ZHA", "ZHE",
@@ -53,6 +54,48 @@ def test_every_gas_region_has_a_sample_tariff_at_the_pilot_start(ref: Reference)
         assert isinstance(tariff.norm_m3, Decimal) and tariff.benefit_kzt_per_m3 > 0
 
 
+def test_every_figure_says_where_it_comes_from(ref: Reference) -> None:
+    """Every figure carries its provenance: ``law``, ``resolution``, ``order`` or ``sample``
+    (issue 11 item 2); the MRPs are the budget laws' (SPEC.md §5)."""
+    kinds = ("law", "resolution", "order", "sample")
+    for tariff in ref.gas_tariffs:
+        assert tariff.price_source.startswith(kinds) and tariff.norm_source.startswith(kinds)
+    assert {year: figure.source.split(":")[0] for year, figure in ref.mrp_by_year.items()} == {
+        2025: "law",
+        2026: "law",
+    }
+    with pytest.raises(ValidationError, match="source"):
+        MrpFigure(year=2027, kzt=4500, source="my guess")
+
+
+def test_akmola_norm_cites_no_resolution(ref: Reference) -> None:
+    """The gas order (item 4.3) cites a norm resolution for every pilot region but Akmola:
+    its sample row says so, the others name the resolution whose figure they stand in for."""
+    akmola = ref.gas_tariff("AKM", date(2025, 9, 1))
+    assert akmola is not None and "cites no resolution" in akmola.norm_source
+    astana = ref.gas_tariff("AST", date(2025, 9, 1))
+    assert astana is not None and "No. 506-1566" in astana.norm_source
+
+
+@pytest.mark.parametrize(
+    ("allow", "region", "problem"),
+    [
+        (False, "KAR", "sample"),
+        (True, "KAR", None),
+        (False, "PAV", "missing"),
+        (True, "PAV", "missing"),
+    ],
+)
+def test_a_discount_is_settled_only_from_figures_the_deployment_allows(
+    ref: Reference, allow: bool, region: str, problem: str | None
+) -> None:
+    """SPEC.md §7 "missing figures are never guessed": a tariff with a sample figure is not
+    settled unless the deployment allows sample figures; a missing one never is."""
+    answer = ref.settleable_tariff(region, date(2027, 1, 1), allow_sample=allow)
+    assert answer.problem == problem
+    assert (answer.tariff is not None) is (region == "KAR")
+
+
 @pytest.mark.parametrize(
     ("on", "effective_from"),
     [
@@ -83,19 +126,34 @@ def test_group_9_price_above_group_1_is_rejected() -> None:
             price_group1_kzt_per_m3=Decimal("10"),
             price_group9_kzt_per_m3=Decimal("11"),
             norm_m3=Decimal("100"),
+            price_source="sample: test",
+            norm_source="sample: test",
         )
 
 
-@pytest.mark.parametrize(("year", "kzt"), [(2025, 3932), (2026, 4325), (2027, 4325), (2040, 4325)])
-def test_mrp_by_year_falls_back_to_the_latest_known(ref: Reference, year: int, kzt: int) -> None:
-    """The MRP is the budget law's figure, and the latest known one for years not set yet."""
+@pytest.mark.parametrize(("year", "kzt"), [(2025, 3932), (2026, 4325)])
+def test_mrp_is_the_budget_laws_figure(ref: Reference, year: int, kzt: int) -> None:
+    """The MRP of a year is the figure its budget law sets (SPEC.md §5)."""
     assert ref.mrp(year) == kzt
 
 
-def test_mrp_before_the_first_known_year_is_an_error(ref: Reference) -> None:
-    """A year before any known figure raises instead of guessing."""
-    with pytest.raises(LookupError):
-        ref.mrp(2024)
+@pytest.mark.parametrize("year", [2024, 2027, 2040])
+def test_a_year_without_an_mrp_is_never_paid_at_another_years_figure(
+    ref: Reference, year: int
+) -> None:
+    """SPEC.md §7: a year without an MRP in the data is an error naming the figure, never last
+    year's figure reused."""
+    with pytest.raises(MissingFigure, match=f"MRP {year}") as missing:
+        ref.mrp(year)
+    assert missing.value.figure == f"MRP {year}"
+
+
+def test_a_sample_mrp_pays_only_where_the_deployment_allows_sample_figures() -> None:
+    """The example's 2027 MRP is a sample: money is computed from it only where allowed."""
+    example = load_reference(EXAMPLE_PROGRAM_DATA)
+    assert example.mrp(2027, allow_sample=True) == 4325
+    with pytest.raises(MissingFigure, match="MRP 2027: only a sample"):
+        example.mrp(2027, allow_sample=False)
 
 
 def test_food_goods_list_is_the_national_list(ref: Reference) -> None:

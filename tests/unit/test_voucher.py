@@ -18,6 +18,8 @@ TARIFF = GasTariff(
     price_group1_kzt_per_m3=Decimal("31.20"),
     price_group9_kzt_per_m3=Decimal("24.96"),
     norm_m3=Decimal("220"),
+    price_source="sample: test",
+    norm_source="sample: test",
 )
 FOOD = VoucherRule(kind="fixed_mrp", per="family_member")
 

@@ -9,6 +9,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import Citizen, CycleState, CycleStatus
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
@@ -73,7 +74,7 @@ async def test_food_consent_issues_one_mrp_per_family_member(product: Product) -
 
     assert product.sms(citizen) == ["consent_request", "confirmation"]
     assert _sent(product, citizen)[1].text == rules.text("confirmation", citizen.lang)
-    mrp = load_reference().mrp(int(month[:4]))
+    mrp = load_reference(EXAMPLE_PROGRAM_DATA).mrp(int(month[:4]))
     voucher = product.world.vouchers[status.voucher_id]
     assert voucher["program"] == "food" and voucher["month"] == month
     assert voucher["amount_kzt"] == mrp * 4 == status.amount_kzt
@@ -285,7 +286,7 @@ async def test_gas_and_food_in_the_same_month_are_two_separate_cycles(product: P
     """One family in both programs: two SMS streams, and a reply counts for the short number
     it is sent to (through the gateway's webhook, matched by sender and short number)."""
     month, gas = await product.next_month("gas")
-    food = load_programs().for_month("food", month)
+    food = load_programs(EXAMPLE_PROGRAM_DATA).for_month("food", month)
     assert food is not None and food.short_number != gas.short_number
     citizen = product.citizen("food", region="AKM", locality="AKKOL")
     gas_cycle = await product.list(gas, month, citizen)
@@ -334,7 +335,7 @@ def _kinds_from(product: Product, citizen: Citizen, short_number: str) -> list[s
 
 def _same_version(version: str, month: str) -> ProgramVersion:
     """The food rules of ``month``, which must be ``version`` for a consent to carry over."""
-    rules = load_programs().for_month("food", month)
+    rules = load_programs(EXAMPLE_PROGRAM_DATA).for_month("food", month)
     assert rules is not None and rules.version == version, "the next month has a new version"
     return rules
 

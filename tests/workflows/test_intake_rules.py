@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.cycles import Cycles
 from client.cycles import CycleClient
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.calls import PendingCycles
 from models.cycle import Citizen, cycle_id
 from models.programs import ProgramBook, load_programs
@@ -49,7 +50,7 @@ async def test_a_worker_without_the_months_rules_starts_nothing_and_says_so(
     async with sessions() as session:
         assert len(await pending_listings(session, program="gas", month=month, limit=10)) == 1
     started = await activity.run(
-        Cycles(_cycles(env, load_programs()), sessions).start_pending, pending
+        Cycles(_cycles(env, load_programs(EXAMPLE_PROGRAM_DATA)), sessions).start_pending, pending
     )
 
     assert started == 1
@@ -62,6 +63,6 @@ def _cycles(env: WorkflowEnvironment, programs: ProgramBook) -> CycleClient:
         env.client,
         task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}",
         programs=programs,
-        reference=load_reference(),
+        reference=load_reference(EXAMPLE_PROGRAM_DATA),
         send_spread=timedelta(0),
     )
