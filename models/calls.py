@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from models.programs import ProgramVersion
-from models.voucher import Account
+from models.voucher import Account, PurchaseLine
 
 
 # BMG: bmg.find_phone
@@ -169,6 +169,7 @@ class RedemptionAct(BaseModel):
     goods_kzt: int
     at: datetime
     balance_after_kzt: int  # the balance the cycle answered
+    lines: list[PurchaseLine] = []  # the goods sold, in the shop's order
 
 
 # Many cycles at once: cycles.start_pending, cycles.announce_handover

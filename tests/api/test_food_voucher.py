@@ -15,13 +15,16 @@ from tests.harness import Product, eventually
 from workflows.food_daily_report import DailyReportInput, FoodDailyReport
 
 GOOD = load_reference().food_goods()[0].code
+# A line large enough that its value and its good's cap (45,000 ₸) exceed any voucher here: the
+# balance alone bounds these purchases.
+QTY, PRICE = 1000, 500
 
 
 def _purchase(purchase_id: str, discount: int, code: str = GOOD) -> dict[str, Any]:
     return {
         "purchase_id": purchase_id,
         "shop_id": "shop-1",
-        "items": [{"code": code, "qty": 2, "unit_price_kzt": 500, "discount_kzt": discount}],
+        "items": [{"code": code, "qty": QTY, "unit_price_kzt": PRICE, "discount_kzt": discount}],
     }
 
 
@@ -101,7 +104,8 @@ async def test_a_purchase_retried_after_the_cycle_closed_gets_its_first_answer(
     product: Product,
 ) -> None:
     """After the month's end, with the cycle closed, a purchase it applied is answered 200 with
-    the balance it left, changing nothing; a new purchase and another voucher's purchase_id 410."""
+    the balance it left, changing nothing; a new purchase 410, another voucher's purchase_id 409
+    purchase_id_conflict (CONTRACTS.md §1)."""
     month, rules = await product.next_month("food")
     cycles = [await product.list(rules, month, product.citizen("food")) for _ in range(2)]
     await product.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=1))
@@ -135,7 +139,7 @@ async def test_a_purchase_retried_after_the_cycle_closed_gets_its_first_answer(
     balances = [mine_kzt - 300, mine_kzt - 500, theirs_kzt - 100]
     assert [a.json() for a in first] == [{"balance_kzt": b} for b in balances]
     assert [(a.status_code, a.json()) for a in again] == [(200, a.json()) for a in first]
-    assert (leaked.status_code, leaked.json()["error"]) == (410, "voucher_closed")
+    assert (leaked.status_code, leaked.json()["error"]) == (409, "purchase_id_conflict")
     assert (new.status_code, new.json()["error"]) == (410, "voucher_closed")
     assert report["redeemed_total_kzt"] == 600
 
@@ -180,7 +184,7 @@ async def test_the_daily_report_counts_the_day(product: Product) -> None:
         "vouchers_activated": 1,
         "purchases": 1,
         "redeemed_kzt": 250,
-        "goods_kzt": 1000,
+        "goods_kzt": QTY * PRICE,
     }
     assert figures.model_dump(mode="json") == expected
     assert product.world.food_reports[day.isoformat()] == expected
