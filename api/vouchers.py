@@ -24,7 +24,7 @@ from models.voucher import (
 )
 from rules.voucher import line_discount_limit
 from store.tables import VoucherRecord
-from store.vouchers import redemption, voucher
+from store.vouchers import purchase_count, redemption, voucher
 
 T = TypeVar("T")
 router = APIRouter(tags=["wallet"])
@@ -136,7 +136,25 @@ async def redeem(
     applied = await _applied_purchase(api, voucher_id, body.purchase_id)
     if applied is not None:
         return applied
+    await _below_the_purchase_limit(api, record)
     return await _answer(api.cycles.redeem(record.cycle_id, body), "voucher_closed")
+
+
+async def _below_the_purchase_limit(api: ApiDeps, record: VoucherRecord) -> None:
+    """Refuse (409 ``purchase_limit_reached``) a purchase beyond the program's
+    ``max_purchases_per_voucher`` from the records, before it reaches the cycle's history (the
+    cycle's validator refuses the same, for purchases racing this count)."""
+    rules = api.programs.for_month(record.program, record.month)
+    if rules is None:
+        return
+    async with api.sessions() as session:
+        taken = await purchase_count(session, voucher_id=record.voucher_id)
+    if taken >= rules.max_purchases_per_voucher:
+        raise ApiError(
+            409,
+            "purchase_limit_reached",
+            f"the voucher has taken its {rules.max_purchases_per_voucher} purchases",
+        )
 
 
 def _within_the_goods(api: ApiDeps, purchase: Purchase) -> None:

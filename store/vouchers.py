@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -190,3 +191,13 @@ async def purchase_lines(session: AsyncSession, *, purchase_id: str) -> list[Pur
 async def redemption(session: AsyncSession, *, purchase_id: str) -> RedemptionRecord | None:
     """The purchase's record, if it was recorded."""
     return await session.get(RedemptionRecord, purchase_id)
+
+
+async def purchase_count(session: AsyncSession, *, voucher_id: str) -> int:
+    """How many purchases are recorded on the voucher."""
+    counted = await session.exec(
+        select(func.count())
+        .select_from(RedemptionRecord)
+        .where(RedemptionRecord.voucher_id == voucher_id)
+    )
+    return counted.one()
