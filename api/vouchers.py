@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from api.auth import require
 from api.deps import ApiDeps, deps
@@ -24,7 +25,7 @@ from models.voucher import (
 )
 from rules.voucher import line_discount_limit
 from store.tables import VoucherRecord
-from store.vouchers import purchase_count, redemption, voucher
+from store.vouchers import incurable, purchase_count, redemption, voucher
 
 T = TypeVar("T")
 router = APIRouter(tags=["wallet"])
@@ -205,8 +206,15 @@ async def _applied_purchase(api: ApiDeps, voucher_id: str, purchase_id: str) -> 
     Raises:
         ApiError: 409 ``purchase_id_conflict``, the ID is another voucher's purchase.
     """
-    async with api.sessions() as session:
-        record = await redemption(session, purchase_id=purchase_id)
+    try:
+        async with api.sessions() as session:
+            record = await redemption(session, purchase_id=purchase_id)
+    except DBAPIError as refused:
+        if not incurable(refused):
+            raise
+        raise ApiError(
+            422, "purchase_not_recordable", "the database refuses this purchase_id"
+        ) from None
     if record is not None and record.voucher_id != voucher_id:
         raise ApiError(409, "purchase_id_conflict", "the purchase_id is another voucher's purchase")
     if record is None or record.balance_after_kzt is None:
