@@ -8,7 +8,7 @@ import httpx
 from temporalio import activity
 
 from activities.http import raise_for_retry
-from models.calls import DailyFigures, ReportDay
+from models.calls import DailyFigures, GoodsSold, ReportDay, quantity
 from rules.calendar import day_bounds
 from store import reports
 from store.engine import Sessions
@@ -36,11 +36,17 @@ class FoodReporting:
         start, end = (moment.astimezone(UTC) for moment in day_bounds(day))
         async with self._sessions() as session:
             counts = await reports.day_counts(session, program="food", start=start, end=end)
+            sold = await reports.day_goods_sold(session, program="food", start=start, end=end)
         return DailyFigures(
             date=day,
             vouchers_issued=counts.issued,
             vouchers_activated=counts.activated,
+            vouchers_used=counts.used,
             purchases=counts.purchases,
             redeemed_kzt=counts.redeemed_kzt,
             goods_kzt=counts.goods_kzt,
+            goods={
+                code: GoodsSold(qty=quantity(line.qty_thousandths), discount_kzt=line.discount_kzt)
+                for code, line in sorted(sold.items())
+            },
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from sqlalchemy.exc import DBAPIError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from models.calls import (
     AccountClaim,
@@ -20,6 +22,7 @@ from store.tables import (
     AccountActivation,
     ConsentRecord,
     CycleRecord,
+    PurchaseLineRecord,
     RedemptionRecord,
 )
 
@@ -94,7 +97,43 @@ class Records:
 
     @activity.defn(name="records.redemption")
     async def record_redemption(self, act: RedemptionAct) -> None:
-        """Keep a food purchase drawn from a voucher (one row per purchase) with the balance it
-        left: the answer the purchase gets again once the cycle has closed."""
-        async with self._sessions() as session:
-            await vouchers.save_redemption(session, redemption=RedemptionRecord(**act.model_dump()))
+        """Keep a food purchase drawn from a voucher (one row per purchase, with its lines) and
+        the balance it left: the answer the purchase gets again once the cycle has closed.
+
+        Raises:
+            ApplicationError: non-retryable, ``purchase_id_conflict`` when the ID is another
+                voucher's purchase, ``purchase_not_recordable`` when the database refuses the
+                values themselves (no retry would cure either: the voucher must not wait on it).
+        """
+        redemption = RedemptionRecord(**act.model_dump(exclude={"lines"}))
+        lines = [
+            PurchaseLineRecord(
+                purchase_id=act.purchase_id,
+                line_no=number,
+                program=act.program,
+                month=act.month,
+                code=line.code,
+                qty_thousandths=int(line.qty * 1000),
+                unit_price_kzt=line.unit_price_kzt,
+                discount_kzt=line.discount_kzt,
+            )
+            for number, line in enumerate(act.lines)
+        ]
+        try:
+            async with self._sessions() as session:
+                await vouchers.save_redemption(session, redemption=redemption, lines=lines)
+        except vouchers.PurchaseIdTaken:
+            raise ApplicationError(
+                "the purchase_id is another voucher's purchase",
+                type="purchase_id_conflict",
+                non_retryable=True,
+            ) from None
+        except DBAPIError as refused:
+            if not vouchers.incurable(refused):
+                raise  # a passing trouble (the database restarting): the retry policy's
+            # The database's message carries the statement's parameters: not repeated here.
+            raise ApplicationError(
+                f"the database refused the purchase's values ({type(refused.orig).__name__})",
+                type="purchase_not_recordable",
+                non_retryable=True,
+            ) from None

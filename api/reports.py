@@ -10,9 +10,10 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from models.calls import GoodsSold, quantity
 from models.cycle import MONTH_PATTERN
 from models.programs import PROGRAMS
-from store.reports import money_totals, month_figures
+from store.reports import goods_sold, money_totals, month_figures, voucher_use
 
 router = APIRouter(tags=["ops"])
 
@@ -25,6 +26,11 @@ class MonthReport(BaseModel):
     sms_sent: int
     discount_total_kzt: int
     redeemed_total_kzt: int
+    # Vouchers issued in the month, and those used: gas, its discount settled; food, at least
+    # one purchase (README "Reports").
+    vouchers_issued: int
+    vouchers_used: int
+    goods: dict[str, GoodsSold]  # food: the goods sold by code (seed 004 item 7.1); gas: {}
 
 
 @router.get("/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))])
@@ -39,6 +45,8 @@ async def month_report(
     async with api.sessions() as session:
         by_region, sms_sent = await month_figures(session, program=program, month=month)
         discounts, redeemed = await money_totals(session, program=program, month=month)
+        issued, used = await voucher_use(session, program=program, month=month)
+        sold = await goods_sold(session, program=program, month=month)
     by_state: dict[str, int] = {}
     for states in by_region.values():
         for state, count in states.items():
@@ -51,4 +59,10 @@ async def month_report(
         sms_sent=sms_sent,
         discount_total_kzt=discounts,
         redeemed_total_kzt=redeemed,
+        vouchers_issued=issued,
+        vouchers_used=used,
+        goods={
+            code: GoodsSold(qty=quantity(line.qty_thousandths), discount_kzt=line.discount_kzt)
+            for code, line in sorted(sold.items())
+        },
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
-from models.cycle import Reply, ReplyResult
+from models.cycle import AWAITING_STATES, CycleState, Reply, ReplyResult
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
@@ -28,6 +28,9 @@ from store.queries import (
 from store.tables import CycleRecord, InboundSmsRecord
 
 router = APIRouter(tags=["sms gateway"])
+# The recorded states in which a cycle may still take a citizen's decision (the cycle's row
+# follows its state, never ahead of it: a cycle that has decided is never recorded undecided).
+UNDECIDED_STATES = frozenset({CycleState.SCHEDULED, *AWAITING_STATES})
 MAX_SKEW_S = 300
 
 
@@ -115,8 +118,14 @@ async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
         cycle = await reply_route(session, phone_ref=ref, short_number=sms.to)
     if cycle is None:
         return "no_cycle"
-    reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
-    result = await api.cycles.reply(cycle.cycle_id, reply)
+    if cycle.state in UNDECIDED_STATES:
+        reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
+        result = await api.cycles.reply(cycle.cycle_id, reply)
+    else:
+        # Decided (a voucher issued, a refusal, a final state): the cycle would change nothing
+        # but a standing consent, which the database withdraws below. Answered here, the reply
+        # never reaches the cycle's history, however many a phone sends (issue 12 item 5).
+        result = "late"
     if result == "late" and await _withdraws_standing_consent(api, sms, cycle):
         return "refusal"
     return result

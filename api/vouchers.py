@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from api.auth import require
 from api.deps import ApiDeps, deps
@@ -22,8 +23,9 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
+from rules.voucher import line_discount_limit
 from store.tables import VoucherRecord
-from store.vouchers import redemption, voucher
+from store.vouchers import incurable, purchase_count, redemption, voucher
 
 T = TypeVar("T")
 router = APIRouter(tags=["wallet"])
@@ -39,6 +41,9 @@ STATUS_OF = {
     "voucher_not_issued": 409,
     "not_activated": 409,
     "insufficient_balance": 409,
+    "purchase_id_conflict": 409,
+    "purchase_limit_reached": 409,
+    "purchase_not_recordable": 422,
     "activation_closed": 410,
     "voucher_closed": 410,
     "temporarily_unavailable": 503,
@@ -65,6 +70,7 @@ class FoodGoodView(BaseModel):
     code: str
     name: str
     unit: str
+    max_discount_per_unit_kzt: int | None  # the good's cap per unit; None where none applies
 
 
 class GoodsList(BaseModel):
@@ -125,20 +131,56 @@ async def redeem(
     voucher_id: str, body: Purchase, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Redeemed:
     """Food: a shop's purchase of socially significant goods, drawn from the balance."""
-    ineligible = sorted({i.code for i in body.items if not api.reference.is_food_good(i.code)})
+    _within_the_goods(api, body)
+    record = await _voucher(api, voucher_id, "food")
+    # A purchase already recorded is answered from its record (the shop retrying a purchase
+    # whose answer it lost, even after the cycle has ended), and another voucher's purchase_id
+    # is refused there: neither reaches the cycle, so neither grows its history.
+    applied = await _applied_purchase(api, voucher_id, body.purchase_id)
+    if applied is not None:
+        return applied
+    await _below_the_purchase_limit(api, record)
+    return await _answer(api.cycles.redeem(record.cycle_id, body), "voucher_closed")
+
+
+async def _below_the_purchase_limit(api: ApiDeps, record: VoucherRecord) -> None:
+    """Refuse (409 ``purchase_limit_reached``) a purchase beyond the program's
+    ``max_purchases_per_voucher`` from the records, before it reaches the cycle's history (the
+    cycle's validator refuses the same, for purchases racing this count)."""
+    rules = api.programs.for_month(record.program, record.month)
+    if rules is None:
+        return
+    async with api.sessions() as session:
+        taken = await purchase_count(session, voucher_id=record.voucher_id)
+    if taken >= rules.max_purchases_per_voucher:
+        raise ApiError(
+            409,
+            "purchase_limit_reached",
+            f"the voucher has taken its {rules.max_purchases_per_voucher} purchases",
+        )
+
+
+def _within_the_goods(api: ApiDeps, purchase: Purchase) -> None:
+    """Refuse goods off the national list (422 ``ineligible_goods``) and a line discounted
+    beyond its value or its good's cap (422 ``discount_above_limit``, SPEC.md §7)."""
+    goods = {line.code: api.reference.food_good(line.code) for line in purchase.items}
+    ineligible = sorted(code for code, good in goods.items() if good is None)
     if ineligible:
         raise ApiError(422, "ineligible_goods", f"not socially significant goods: {ineligible}")
-    record = await _voucher(api, voucher_id, "food")
-    try:
-        return await _answer(api.cycles.redeem(record.cycle_id, body), "voucher_closed")
-    except _CycleEnded:
-        # The shop retrying a purchase whose answer it lost gets that answer again, as the
-        # contract asks of a repeated purchase_id, even after the cycle (and its memory of
-        # the answer) has ended: the purchase's record kept it.
-        applied = await _applied_purchase(api, voucher_id, body.purchase_id)
-        if applied is None:
-            raise
-        return applied
+    for number, line in enumerate(purchase.items):
+        good = goods[line.code]
+        assert good is not None
+        cap = good.max_discount_per_unit_kzt
+        limit = line_discount_limit(
+            qty=line.qty, unit_price_kzt=line.unit_price_kzt, cap_per_unit_kzt=cap
+        )
+        if line.discount_kzt > limit:
+            raise ApiError(
+                422,
+                "discount_above_limit",
+                f"items[{number}] ({line.code}): discount {line.discount_kzt} above the line's "
+                f"limit {limit} (qty x unit price, qty x the good's cap {cap} per {good.unit})",
+            )
 
 
 @router.get("/v1/programs/food/goods", dependencies=[Depends(require("wallet", "ops"))])
@@ -161,16 +203,25 @@ async def _voucher(api: ApiDeps, voucher_id: str, program: str | None) -> Vouche
 
 async def _applied_purchase(api: ApiDeps, voucher_id: str, purchase_id: str) -> Redeemed | None:
     """The answer this voucher's cycle gave the purchase, or None if it applied no such purchase
-    (another voucher's purchase_id among them) or applied it before the answers were kept."""
-    async with api.sessions() as session:
-        record = await redemption(session, purchase_id=purchase_id)
-    if record is None or record.voucher_id != voucher_id or record.balance_after_kzt is None:
+    (or applied it before the answers were kept).
+
+    Raises:
+        ApiError: 409 ``purchase_id_conflict``, the ID is another voucher's purchase.
+    """
+    try:
+        async with api.sessions() as session:
+            record = await redemption(session, purchase_id=purchase_id)
+    except DBAPIError as refused:
+        if not incurable(refused):
+            raise
+        raise ApiError(
+            422, "purchase_not_recordable", "the database refuses this purchase_id"
+        ) from None
+    if record is not None and record.voucher_id != voucher_id:
+        raise ApiError(409, "purchase_id_conflict", "the purchase_id is another voucher's purchase")
+    if record is None or record.balance_after_kzt is None:
         return None
     return Redeemed(balance_kzt=record.balance_after_kzt)
-
-
-class _CycleEnded(ApiError):
-    """The cycle has finished (its month is over), so it answers no updates."""
 
 
 async def _answer(request: Awaitable[T], ended: str) -> T:
@@ -181,4 +232,4 @@ async def _answer(request: Awaitable[T], ended: str) -> T:
     except CycleRefused as refused:
         raise ApiError(STATUS_OF.get(refused.code, 409), refused.code, refused.detail) from refused
     except CycleGone as gone:
-        raise _CycleEnded(410, ended, "the voucher's month is over") from gone
+        raise ApiError(410, ended, "the voucher's month is over") from gone

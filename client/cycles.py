@@ -245,14 +245,25 @@ class CycleClient:
         (expired, refused) cannot take it: the reply is ``late``."""
         try:
             outcome = await self._handle(cycle).execute_update(CitizenCycle.reply, reply)
-        except (RPCError, WorkflowUpdateFailedError) as error:
-            described = await self._described(cycle)
-            if described is None:
-                return "no_cycle"
-            if described.status != WorkflowExecutionStatus.RUNNING:
-                return "late"
-            raise error
+        except WorkflowUpdateFailedError as refused:
+            # The cycle's validator answers a reply that changes nothing by refusing it (so it
+            # is not written to the history); its type is the answer.
+            answer = _reply_answer(refused.cause)
+            if answer is not None:
+                return answer
+            return await self._closed_reply(cycle, refused)
+        except RPCError as error:
+            return await self._closed_reply(cycle, error)
         return outcome.result
+
+    async def _closed_reply(self, cycle: str, error: Exception) -> ReplyResult:
+        """A cycle that has closed (expired, refused) cannot take a reply: it is ``late``."""
+        described = await self._described(cycle)
+        if described is None:
+            return "no_cycle"
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return "late"
+        raise error
 
     # --- the wallet and the provider ---------------------------------------------------------
 
@@ -375,3 +386,18 @@ def _closed_is_fine() -> Iterator[None]:
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise
+
+
+_VALIDATOR_ANSWERS: dict[str, ReplyResult] = {
+    "duplicate": "duplicate",
+    "unrecognised": "unrecognised",
+    "late": "late",
+    "refusal": "refusal",
+}
+
+
+def _reply_answer(cause: BaseException | None) -> ReplyResult | None:
+    """The answer a cycle's reply validator gave by refusing the update, if it was one."""
+    if isinstance(cause, ApplicationError) and cause.type is not None:
+        return _VALIDATOR_ANSWERS.get(cause.type)
+    return None

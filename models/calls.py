@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from models.programs import ProgramVersion
-from models.voucher import Account
+from models.voucher import Account, PurchaseLine
 
 
 # BMG: bmg.find_phone
@@ -100,16 +100,36 @@ class ReportDay(BaseModel):
     day: date
 
 
+class GoodsSold(BaseModel):
+    """How much of one good the vouchers paid for, and the discount drawn for it (seed 004
+    item 7.1: "the volume of goods sold")."""
+
+    qty: int | float  # in the good's unit (food_goods.json), to three decimals
+    discount_kzt: int
+
+
+def quantity(thousandths: int) -> int | float:
+    """A quantity kept in thousandths of its unit, as a JSON number (whole when it is)."""
+    whole, rest = divmod(thousandths, 1000)
+    return whole if rest == 0 else thousandths / 1000
+
+
 class DailyFigures(BaseModel):
-    """What the wallet reports to the provider for one local day (SPEC.md §2, food)."""
+    """What the wallet reports to the provider for one local day (SPEC.md §2, food).
+
+    ``vouchers_used``: vouchers with at least one purchase that day; ``goods``: that day's
+    purchases by goods code.
+    """
 
     program: str = "food"
     date: date
     vouchers_issued: int
     vouchers_activated: int
+    vouchers_used: int = 0
     purchases: int
     redeemed_kzt: int
     goods_kzt: int
+    goods: dict[str, GoodsSold] = {}
 
 
 # The product's own records: records.*
@@ -169,6 +189,7 @@ class RedemptionAct(BaseModel):
     goods_kzt: int
     at: datetime
     balance_after_kzt: int  # the balance the cycle answered
+    lines: list[PurchaseLine] = []  # the goods sold, in the shop's order
 
 
 # Many cycles at once: cycles.start_pending, cycles.announce_handover

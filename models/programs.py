@@ -125,6 +125,10 @@ class ProgramVersion(_Frozen):
     # How long after the hand-over a gas cycle waits for the provider's consumption before it
     # stops and asks ops to look (Attention=no_consumption).
     consumption_wait_days: int = Field(default=45, ge=1, le=366)
+    # How many purchases one food voucher takes at most (answered 409 purchase_limit_reached
+    # beyond): each is an update on the cycle, and a cycle's history must stay bounded (Temporal
+    # terminates a workflow at 51,200 events). Not in the seeds: an operational bound.
+    max_purchases_per_voucher: int = Field(default=200, ge=1, le=1_000)
     reply_codes: ReplyCodes = ReplyCodes()
     short_number: str
     # Blank where the seed prints a blank (seed 004): the version cannot text until it is set.

@@ -112,11 +112,24 @@ class MissingFigure(LookupError):
 
 
 class FoodGood(_Frozen):
-    """One socially significant food good."""
+    """One socially significant food good, and the most a voucher may take off each unit.
+
+    ``max_discount_per_unit_kzt`` is the good's cap (SPEC.md §7 "Per-good cap", seed 004 items
+    2.1, 2.5, 12: the maximum trade markup); ``None`` where none applies. ``max_discount_source``
+    says where the figure comes from (``sample`` where the seeds give none).
+    """
 
     code: str
     name: str
     unit: str
+    max_discount_per_unit_kzt: int | None = Field(default=None, ge=0, le=10**9)
+    max_discount_source: str | None = None
+
+    @model_validator(mode="after")
+    def _cap_has_a_source(self) -> FoodGood:
+        if self.max_discount_per_unit_kzt is not None and not self.max_discount_source:
+            raise ValueError(f"{self.code}: max_discount_per_unit_kzt without its source")
+        return self
 
 
 class Reference(_Frozen):
@@ -181,7 +194,11 @@ class Reference(_Frozen):
 
     def is_food_good(self, code: str) -> bool:
         """Whether ``code`` is a socially significant food good."""
-        return any(good.code == code for good in self.goods)
+        return self.food_good(code) is not None
+
+    def food_good(self, code: str) -> FoodGood | None:
+        """The socially significant food good ``code``, if it is one."""
+        return next((good for good in self.goods if good.code == code), None)
 
 
 def _read(name: str) -> Any:

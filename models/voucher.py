@@ -47,9 +47,14 @@ class FoodActivation(BaseModel):
     """The citizen activated a food voucher in the wallet."""
 
 
+# A purchase's sums stay within a 64-bit integer (the store's money columns, SQL's SUM over a
+# month): a line is at most 10⁶ units x 10⁹ ₸ = 10¹⁵ ₸, a purchase at most 500 lines.
+MAX_QTY = 10**6
+
+
 class PurchaseLine(BaseModel):
     code: str = Field(min_length=1, max_length=80)
-    qty: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
+    qty: Decimal = Field(gt=0, le=MAX_QTY, max_digits=10, decimal_places=3)
     unit_price_kzt: int = Field(ge=0, le=10**9)
     discount_kzt: int = Field(ge=0, le=10**9)  # the whole line's discount, drawn from the balance
 

@@ -13,7 +13,14 @@ if TYPE_CHECKING:
     from models.programs import VoucherRule
     from models.reference import GasTariff
 
-__all__ = ["discount_mismatch", "food_voucher_amount", "gas_discount", "to_tenge"]
+__all__ = [
+    "discount_mismatch",
+    "food_voucher_amount",
+    "gas_discount",
+    "line_discount_allowed",
+    "line_discount_limit",
+    "to_tenge",
+]
 
 
 def to_tenge(amount: Decimal) -> int:
@@ -66,3 +73,34 @@ def discount_mismatch(reported: int | None, computed: int) -> bool:
     ``None`` (the provider reported none) is no mismatch; any difference in whole tenge is.
     """
     return reported is not None and reported != computed
+
+
+def line_discount_limit(
+    *, qty: Decimal, unit_price_kzt: int, cap_per_unit_kzt: int | None
+) -> Decimal:
+    """The most a purchase line's discount may be (SPEC.md §7 "Per-good cap"; seed 004 items
+    2.1, 2.5, 12): never above the line's value ``qty`` x ``unit_price_kzt``, nor above ``qty`` x
+    the good's cap per unit where it has one (``None``: no cap applies).
+
+    Exact, not rounded: a discount in whole tenge is allowed if it does not exceed the limit.
+
+    Raises:
+        ValueError: ``qty`` is not positive, or the price or the cap is negative.
+    """
+    if qty <= 0:
+        raise ValueError(f"a purchase line's quantity must be positive, got {qty}")
+    if unit_price_kzt < 0 or (cap_per_unit_kzt is not None and cap_per_unit_kzt < 0):
+        raise ValueError("a price or a cap cannot be negative")
+    value = qty * unit_price_kzt
+    return value if cap_per_unit_kzt is None else min(value, qty * cap_per_unit_kzt)
+
+
+def line_discount_allowed(
+    discount_kzt: int, *, qty: Decimal, unit_price_kzt: int, cap_per_unit_kzt: int | None
+) -> bool:
+    """Whether ``discount_kzt`` (whole tenge, not negative) is within the line's limit
+    (:func:`line_discount_limit`)."""
+    limit = line_discount_limit(
+        qty=qty, unit_price_kzt=unit_price_kzt, cap_per_unit_kzt=cap_per_unit_kzt
+    )
+    return 0 <= discount_kzt <= limit

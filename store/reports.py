@@ -11,7 +11,13 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
+from store.tables import (
+    CycleRecord,
+    PurchaseLineRecord,
+    RedemptionRecord,
+    SmsRecord,
+    VoucherRecord,
+)
 
 
 class DayCounts(NamedTuple):
@@ -22,6 +28,14 @@ class DayCounts(NamedTuple):
     purchases: int
     redeemed_kzt: int
     goods_kzt: int
+    used: int = 0  # vouchers with at least one purchase within the bounds
+
+
+class Sold(NamedTuple):
+    """One good's purchases: quantity in thousandths of its unit, discount in tenge."""
+
+    qty_thousandths: int
+    discount_kzt: int
 
 
 async def month_figures(
@@ -59,6 +73,65 @@ async def money_totals(session: AsyncSession, *, program: str, month: str) -> tu
     return int(discounts.one() or 0), int(redeemed.one() or 0)
 
 
+async def voucher_use(session: AsyncSession, *, program: str, month: str) -> tuple[int, int]:
+    """A program-month's vouchers issued, and those used: for gas a discount settled, for food
+    at least one purchase."""
+    issued = await session.exec(
+        select(func.count())
+        .select_from(VoucherRecord)
+        .where(VoucherRecord.program == program, VoucherRecord.month == month)
+    )
+    if program == "gas":
+        used = await session.exec(
+            select(func.count())
+            .select_from(VoucherRecord)
+            .where(VoucherRecord.program == program, VoucherRecord.month == month)
+            .where(col(VoucherRecord.discount_kzt).is_not(None))
+        )
+    else:
+        used = await session.exec(
+            select(func.count(func.distinct(RedemptionRecord.voucher_id))).where(
+                RedemptionRecord.program == program, RedemptionRecord.month == month
+            )
+        )
+    return issued.one(), used.one()
+
+
+async def goods_sold(session: AsyncSession, *, program: str, month: str) -> dict[str, Sold]:
+    """A program-month's purchase lines summed by goods code."""
+    rows = await session.exec(
+        select(
+            PurchaseLineRecord.code,
+            func.sum(PurchaseLineRecord.qty_thousandths),
+            func.sum(PurchaseLineRecord.discount_kzt),
+        )
+        .where(PurchaseLineRecord.program == program, PurchaseLineRecord.month == month)
+        .group_by(PurchaseLineRecord.code)
+    )
+    return {code: Sold(int(qty), int(discount)) for code, qty, discount in rows.all()}
+
+
+async def day_goods_sold(
+    session: AsyncSession, *, program: str, start: datetime, end: datetime
+) -> dict[str, Sold]:
+    """The purchase lines of the program's purchases within [start, end), summed by code."""
+    at = col(RedemptionRecord.at)
+    rows = await session.exec(
+        select(
+            PurchaseLineRecord.code,
+            func.sum(PurchaseLineRecord.qty_thousandths),
+            func.sum(PurchaseLineRecord.discount_kzt),
+        )
+        .join(
+            RedemptionRecord,
+            col(RedemptionRecord.purchase_id) == col(PurchaseLineRecord.purchase_id),
+        )
+        .where(RedemptionRecord.program == program, at >= start, at < end)
+        .group_by(PurchaseLineRecord.code)
+    )
+    return {code: Sold(int(qty), int(discount)) for code, qty, discount in rows.all()}
+
+
 async def day_counts(
     session: AsyncSession, *, program: str, start: datetime, end: datetime
 ) -> DayCounts:
@@ -70,16 +143,17 @@ async def day_counts(
     issued = await _count_vouchers(session, program, col(VoucherRecord.issued_at), start, end)
     activated = await _count_vouchers(session, program, col(VoucherRecord.activated_at), start, end)
     at = col(RedemptionRecord.at)
-    purchases, redeemed, goods = (
+    purchases, redeemed, goods, used = (
         await session.exec(
             select(
                 func.count(),
                 func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0),
                 func.coalesce(func.sum(RedemptionRecord.goods_kzt), 0),
+                func.count(func.distinct(RedemptionRecord.voucher_id)),
             ).where(RedemptionRecord.program == program, at >= start, at < end)
         )
     ).one()
-    return DayCounts(issued, activated, purchases, int(redeemed), int(goods))
+    return DayCounts(issued, activated, purchases, int(redeemed), int(goods), used)
 
 
 async def _count_vouchers(

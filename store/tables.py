@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
+
+# Money is whole tenge in 64-bit columns: a line of 10⁶ units at 10⁹ ₸ (the bounds of
+# models.voucher.PurchaseLine), 500 lines to a purchase, still fits (a 32-bit column overflows at
+# 2.1 billion tenge, which three items at 10⁹ ₸ reach).
+MONEY = BigInteger
 
 
 class CycleRecord(SQLModel, table=True):
@@ -87,12 +92,12 @@ class VoucherRecord(SQLModel, table=True):
     program: str
     month: str
     region: str
-    amount_kzt: int | None = None
+    amount_kzt: int | None = Field(default=None, sa_type=MONEY)
     valid_until: date
     issued_at: datetime
     activated_at: datetime | None = None
     account_number: str | None = None
-    discount_kzt: int | None = None
+    discount_kzt: int | None = Field(default=None, sa_type=MONEY)
     volume_m3: str | None = None
 
 
@@ -166,14 +171,36 @@ class RedemptionRecord(SQLModel, table=True):
         Index("ix_redemptions_program_at", "program", "at"),
     )
 
+    # One purchase_id, one purchase, whichever voucher: a second voucher's purchase under the same
+    # ID is refused (purchase_id_conflict), never written over the first (vouchers.save_redemption).
     purchase_id: str = Field(primary_key=True)
     voucher_id: str = Field(index=True)
     program: str
     month: str
     region: str
     shop_id: str
-    discount_kzt: int
-    goods_kzt: int
+    discount_kzt: int = Field(sa_type=MONEY)
+    goods_kzt: int = Field(sa_type=MONEY)
     at: datetime
     # None for purchases recorded before revision 0002, which did not keep it.
-    balance_after_kzt: int | None = None
+    balance_after_kzt: int | None = Field(default=None, sa_type=MONEY)
+
+
+class PurchaseLineRecord(SQLModel, table=True):
+    """One line of a food purchase: the good, how much, at what price, with what discount (seed
+    004 item 26 has the shop report them; item 7.1 asks for the volume of goods sold)."""
+
+    __tablename__ = "purchase_lines"
+    # The ops report sums a program-month's goods by code (reports.goods_sold).
+    __table_args__ = (Index("ix_purchase_lines_program_month_code", "program", "month", "code"),)
+
+    purchase_id: str = Field(primary_key=True, foreign_key="redemptions.purchase_id")
+    line_no: int = Field(primary_key=True)
+    program: str
+    month: str
+    code: str
+    # Thousandths of the good's unit (a purchase line's qty has at most three decimals): an exact
+    # integer on every database, which SQLite's NUMERIC is not.
+    qty_thousandths: int = Field(sa_type=MONEY)
+    unit_price_kzt: int = Field(sa_type=MONEY)
+    discount_kzt: int = Field(sa_type=MONEY)

@@ -5,12 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.queries import chunks
-from store.tables import AccountActivation, RedemptionRecord, VoucherRecord
+from store.tables import AccountActivation, PurchaseLineRecord, RedemptionRecord, VoucherRecord
+
+# SQLSTATE classes no retry can cure: 22 data exception (a value too long, a NUL in a text),
+# 23 integrity constraint violation.
+_INCURABLE_CLASSES = ("22", "23")
+
+
+class PurchaseIdTaken(Exception):
+    """The purchase_id is already another voucher's purchase."""
+
+
+def incurable(error: DBAPIError) -> bool:
+    """Whether the database refused the statement for its values (a retry would be refused the
+    same), not for a passing trouble (a dropped connection, a timeout, a deadlock)."""
+    if isinstance(error, IntegrityError | DataError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _INCURABLE_CLASSES
 
 
 async def save_voucher(session: AsyncSession, *, voucher: VoucherRecord) -> None:
@@ -125,12 +143,61 @@ async def handed_over_cycles(session: AsyncSession, *, month: str) -> list[str]:
     return list(rows.all())
 
 
-async def save_redemption(session: AsyncSession, *, redemption: RedemptionRecord) -> None:
-    """Keep a food purchase, one row per purchase (a retry writes the same row again)."""
-    await session.merge(redemption)
-    await session.commit()
+async def save_redemption(
+    session: AsyncSession,
+    *,
+    redemption: RedemptionRecord,
+    lines: Sequence[PurchaseLineRecord] = (),
+) -> None:
+    """Keep a food purchase and its lines, once: a retry of the same voucher's purchase leaves
+    the rows written first.
+
+    Raises:
+        PurchaseIdTaken: the purchase_id is another voucher's purchase (nothing is written).
+    """
+    if await _taken(session, redemption):
+        return
+    session.add(redemption)
+    try:
+        await session.flush()  # the purchase before its lines (their foreign key)
+        session.add_all(lines)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if not await _taken(session, redemption):  # not a concurrent insert of the same ID
+            raise
+
+
+async def _taken(session: AsyncSession, redemption: RedemptionRecord) -> bool:
+    """Whether the purchase is recorded already (True), by this voucher; raise if by another."""
+    kept = await session.get(RedemptionRecord, redemption.purchase_id)
+    if kept is None:
+        return False
+    if kept.voucher_id != redemption.voucher_id:
+        raise PurchaseIdTaken(redemption.purchase_id)
+    return True
+
+
+async def purchase_lines(session: AsyncSession, *, purchase_id: str) -> list[PurchaseLineRecord]:
+    """The purchase's lines, in the order the shop sent them."""
+    rows = await session.exec(
+        select(PurchaseLineRecord)
+        .where(PurchaseLineRecord.purchase_id == purchase_id)
+        .order_by(col(PurchaseLineRecord.line_no))
+    )
+    return list(rows.all())
 
 
 async def redemption(session: AsyncSession, *, purchase_id: str) -> RedemptionRecord | None:
     """The purchase's record, if it was recorded."""
     return await session.get(RedemptionRecord, purchase_id)
+
+
+async def purchase_count(session: AsyncSession, *, voucher_id: str) -> int:
+    """How many purchases are recorded on the voucher."""
+    counted = await session.exec(
+        select(func.count())
+        .select_from(RedemptionRecord)
+        .where(RedemptionRecord.voucher_id == voucher_id)
+    )
+    return counted.one()

@@ -319,7 +319,11 @@ class CitizenCycle:
 
     @workflow.update
     async def reply(self, reply: Reply) -> ReplyOutcome:
-        """Take an inbound SMS routed here by the webhook; answer what it meant for the cycle."""
+        """Take an inbound SMS routed here by the webhook; answer what it meant for the cycle.
+
+        Only a reply that changes the cycle gets here (``_may_reply``): a consent or refusal it
+        is waiting for, a refusal that withdraws a consent for the program period.
+        """
         progress = self._progress
         if reply.message_id in progress.replies_seen:
             return ReplyOutcome(result="duplicate")
@@ -330,9 +334,30 @@ class CitizenCycle:
             progress.decision = "agree"
         elif result == "refusal" and progress.decision is None and self._before_voucher():
             progress.decision = "refuse"  # a refusal ends the month's cycle until its voucher
+        elif result == "refusal":
+            progress.consent_withdrawn = True  # the following months ask again
         if result in ("consent", "refusal"):
             await self._record_consent(reply, "agree" if result == "consent" else "refuse")
         return ReplyOutcome(result=result)
+
+    @reply.validator
+    def _may_reply(self, reply: Reply) -> None:
+        """Refuse, so that nothing is written to the cycle's history, a reply that would change
+        nothing: the refusal's type is the webhook's answer (``duplicate``, ``unrecognised``,
+        ``late``, or ``refusal`` for a consent this cycle has already seen withdrawn). One phone
+        texting the short number in a loop cannot walk the cycle to Temporal's history limit.
+        """
+        progress = self._progress
+        if reply.message_id in progress.replies_seen:
+            raise ApplicationError("this message was taken already", type="duplicate")
+        result = self._judge(parse_reply(reply.text, self._steps.rules.reply_codes))
+        if result in ("late", "unrecognised"):
+            raise ApplicationError(f"the reply changes nothing: {result}", type=result)
+        withdraws = result == "refusal" and not (
+            progress.decision is None and self._before_voucher()
+        )
+        if withdraws and progress.consent_withdrawn:
+            raise ApplicationError("the consent is withdrawn already", type="refusal")
 
     def _judge(self, meaning: ReplyMeaning) -> ReplyResult:
         progress = self._progress

@@ -62,6 +62,7 @@ class CycleProgress:
     decision: Literal["agree", "refuse"] | None = None
     consented_before: bool = False  # a program-period consent on file from an earlier month
     replies_seen: set[str] = field(default_factory=set)
+    consent_withdrawn: bool = False  # a refusal after the voucher withdrew the standing consent
     withdrawn: bool = False
     attention: str | None = None  # why ops should look (the Web UI filters on it)
 

@@ -229,3 +229,12 @@ async def test_a_re_sent_consumption_batch_settles_once(product: Product) -> Non
     assert product.world.discounts[view["voucher_id"]]["discount_kzt"] == expected
     discounts = [e for v, e in product.world.voucher_events if e["type"] == "discount"]
     assert len(discounts) == 1
+
+
+async def test_the_gas_report_counts_a_settled_voucher_as_used(product: Product) -> None:
+    """CONTRACTS.md §1: a gas voucher is used once its discount is settled; gas has no goods."""
+    view, expected = await _settled(product, "10.5")
+    async with product.api("ops") as ops:
+        report = (await ops.get(f"/v1/programs/gas/months/{view['month']}/report")).json()
+    assert (report["vouchers_issued"], report["vouchers_used"], report["goods"]) == (1, 1, {})
+    assert report["discount_total_kzt"] == expected

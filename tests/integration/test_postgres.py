@@ -21,11 +21,19 @@ from sqlalchemy import Connection, DateTime, Index, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.food_reporting import FoodReporting
 from activities.records import Records
-from models.calls import AccountClaim, ConsentAct, ConsentQuery, CycleSnapshot, ReportDay
+from models.calls import (
+    AccountClaim,
+    ConsentAct,
+    ConsentQuery,
+    CycleSnapshot,
+    RedemptionAct,
+    ReportDay,
+)
 from models.cycle import Citizen
 from rules import calendar
 from store import migrations, queries, reports, vouchers
@@ -139,10 +147,11 @@ _INDEXED_BEFORE_0002 = {"cycles": "program", "listings": "started"}
 
 def _create_all_of_old(connection: Connection) -> None:
     """What ``SQLModel.metadata.create_all`` made before migrations, with sqlmodel < 0.0.45,
-    before the redemptions table, the composite indexes and the listings' digests existed."""
+    before the redemptions and purchase lines tables, the composite indexes and the listings'
+    digests existed."""
     old = MetaData()
     for table in SQLModel.metadata.sorted_tables:
-        if table.name == "redemptions":
+        if table.name in ("redemptions", "purchase_lines"):
             continue
         copy = table.to_metadata(old)
         for column in copy.columns:
@@ -347,9 +356,11 @@ async def test_the_food_daily_report_counts_exactly_the_local_day(database_url: 
         "program": "food",
         "vouchers_issued": 2,
         "vouchers_activated": 1,
+        "vouchers_used": 1,
         "purchases": 2,
         "redeemed_kzt": 150,
         "goods_kzt": 1400,
+        "goods": {},
     }
     assert put["/v1/reports/daily/2026-03-05"] == day.model_dump(mode="json")
     assert empty.model_dump(include={"purchases", "redeemed_kzt", "vouchers_issued"}) == {
@@ -388,6 +399,113 @@ async def test_a_gas_cycle_runs_to_an_activated_voucher_on_postgres(
     assert shown.status_code == 200, shown.text
     assert confirmed.json() == {"state": "ACTIVATED"}, confirmed.text
     assert figures["sms_sent"] >= 1
+
+
+# --- money that cannot go wrong (issue 12 item 2) ----------------------------------------------
+
+
+def _purchase_act(purchase_id: str, voucher_id: str = "v-3", **changes: Any) -> RedemptionAct:
+    fields: dict[str, Any] = {
+        "purchase_id": purchase_id,
+        "voucher_id": voucher_id,
+        "program": "food",
+        "month": "2026-03",
+        "region": "PAV",
+        "shop_id": "shop-1",
+        "discount_kzt": 135,
+        "goods_kzt": 3 * 10**9,
+        "at": AT,
+        "balance_after_kzt": 4190,
+        "lines": [
+            {"code": "milk", "qty": "3", "unit_price_kzt": 10**9, "discount_kzt": 135},
+        ],
+    }
+    return RedemptionAct.model_validate({**fields, **changes})
+
+
+async def test_a_purchase_above_32_bits_is_recorded_with_its_lines(engine: AsyncEngine) -> None:
+    """Issue 12: qty 3 x 10⁹ ₸ overflowed the 32-bit goods_kzt on PostgreSQL and the record
+    activity retried forever. The money columns are 64-bit: it is kept, and its line too."""
+    records = Records(create_sessions(engine))
+    await records.record_redemption(_purchase_act("big"))
+    await records.record_redemption(_purchase_act("big"))  # an activity retry: harmless
+    async with create_sessions(engine)() as session:
+        kept = await vouchers.redemption(session, purchase_id="big")
+        lines = await vouchers.purchase_lines(session, purchase_id="big")
+        sold = await reports.goods_sold(session, program="food", month="2026-03")
+    assert kept is not None and kept.goods_kzt == 3 * 10**9
+    assert [(line.code, line.qty_thousandths, line.unit_price_kzt) for line in lines] == [
+        ("milk", 3000, 10**9)
+    ]
+    assert sold == {"milk": reports.Sold(3000, 135)}
+
+
+async def test_another_vouchers_purchase_id_is_refused_for_good_and_the_first_kept(
+    engine: AsyncEngine,
+) -> None:
+    """The same purchase_id on a second voucher: a non-retryable ``purchase_id_conflict``,
+    and the first voucher's record is untouched (issue 12: ``session.merge`` replaced it)."""
+    records = Records(create_sessions(engine))
+    await records.record_redemption(_purchase_act("shared", voucher_id="v-first"))
+    with pytest.raises(ApplicationError) as refused:
+        await records.record_redemption(
+            _purchase_act("shared", voucher_id="v-second", discount_kzt=1)
+        )
+    async with create_sessions(engine)() as session:
+        kept = await vouchers.redemption(session, purchase_id="shared")
+    assert (refused.value.type, refused.value.non_retryable) == ("purchase_id_conflict", True)
+    assert kept is not None and (kept.voucher_id, kept.discount_kzt) == ("v-first", 135)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"purchase_id": "nul\x00id"}, {"shop_id": "shop\x00"}],
+    ids=["nul-in-purchase-id", "nul-in-shop-id"],
+)
+async def test_values_the_database_refuses_are_a_non_retryable_refusal(
+    engine: AsyncEngine, changes: dict[str, str]
+) -> None:
+    """Issue 12: a NUL in ``purchase_id`` or ``shop_id`` failed the insert and the activity
+    retried forever, holding the voucher. Now no retry is made: a non-retryable
+    ``purchase_not_recordable`` that does not repeat the refused values, and nothing kept."""
+    records = Records(create_sessions(engine))
+    act = _purchase_act(**{"purchase_id": "p-nul", **changes})
+    with pytest.raises(ApplicationError) as refused:
+        await records.record_redemption(act)
+    assert (refused.value.type, refused.value.non_retryable) == ("purchase_not_recordable", True)
+    assert "\x00" not in str(refused.value) and "shop" not in str(refused.value)
+    async with create_sessions(engine)() as session:
+        assert await vouchers.purchase_count(session, voucher_id="v-3") == 0
+
+
+async def test_a_food_voucher_on_postgres_takes_big_sums_and_survives_refused_values(
+    env: WorkflowEnvironment, postgres_url: str
+) -> None:
+    """Issue 12's reproduction on the whole product: qty 3 x 10⁹ ₸ is taken (it jammed the
+    voucher on the 32-bit column); a NUL in ``purchase_id`` or ``shop_id`` is answered 422 at
+    once; the voucher goes on taking purchases and its balance moved only for those taken."""
+    plain = await Client.connect(
+        env.client.service_client.config.target_host, namespace=env.client.namespace
+    )
+    async with run_product(
+        env, plain, database_url=postgres_url, task_queue=f"cycles-{uuid.uuid4().hex[:8]}"
+    ) as product:
+        _, _, _, status = await product.issued_voucher("food")
+        url = f"/v1/vouchers/{status.voucher_id}"
+
+        def purchase(purchase_id: str, shop_id: str = "shop-1") -> dict[str, Any]:
+            line = {"code": "milk", "qty": 3, "unit_price_kzt": 10**9, "discount_kzt": 100}
+            return {"purchase_id": purchase_id, "shop_id": shop_id, "items": [line]}
+
+        async with product.api("wallet") as wallet:
+            balance = (await wallet.post(f"{url}/activate", json={})).json()["balance_kzt"]
+            big = await wallet.post(f"{url}/redemptions", json=purchase("big"))
+            nul_id = await wallet.post(f"{url}/redemptions", json=purchase("nul\x00"))
+            nul_shop = await wallet.post(f"{url}/redemptions", json=purchase("p-2", "s\x00"))
+            after = await wallet.post(f"{url}/redemptions", json=purchase("p-3"))
+    assert big.json() == {"balance_kzt": balance - 100}, big.text
+    assert [nul_id.status_code, nul_shop.status_code] == [422, 422]
+    assert after.json() == {"balance_kzt": balance - 200}, after.text
 
 
 def _snapshot(

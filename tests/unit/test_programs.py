@@ -331,3 +331,12 @@ def test_the_two_programs_text_from_different_short_numbers(book: ProgramBook) -
     """A reply can be matched to its program because gas and food use different short numbers."""
     assert {v.program for v in book.by_short_number("1414")} == {"gas"}
     assert {v.program for v in book.by_short_number("1415")} == {"food"}
+
+
+def test_every_food_version_bounds_the_purchases_per_voucher(book: ProgramBook) -> None:
+    """Issue 12 item 5: each purchase is an update on the cycle, so the program data bounds
+    how many a voucher takes (``max_purchases_per_voucher``), stated in every food version."""
+    raw = json.loads((resources.files("models") / "data/programs/food.json").read_text("utf-8"))
+    assert all("max_purchases_per_voucher" in version for version in raw["versions"])
+    for version in (v for v in book.versions if v.program == "food"):
+        assert 1 <= version.max_purchases_per_voucher <= 1_000

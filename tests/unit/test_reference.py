@@ -10,7 +10,14 @@ from pydantic import ValidationError
 
 from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.programs import load_programs
-from models.reference import GasTariff, MissingFigure, MrpFigure, Reference, load_reference
+from models.reference import (
+    FoodGood,
+    GasTariff,
+    MissingFigure,
+    MrpFigure,
+    Reference,
+    load_reference,
+)
 
 ALL_REGIONS = {
     "AST", "ALA", "SHY", "AKM", "AKT", "ALM", "ATY", "VOS", "ZHA", "ZHE",
@@ -169,3 +176,18 @@ def test_food_goods_list_is_the_national_list(ref: Reference) -> None:
 def test_is_food_good(ref: Reference, code: str, expected: bool) -> None:
     """Only codes of the list are socially significant food goods."""
     assert ref.is_food_good(code) is expected
+
+
+def test_a_goods_cap_without_its_source_is_refused() -> None:
+    """SPEC.md §7: every per-good cap says where it comes from (``sample`` where the seeds
+    give none); a figure without its source does not load."""
+    with pytest.raises(ValueError, match="without its source"):
+        FoodGood(code="salt", name="Соль", unit="kg", max_discount_per_unit_kzt=15)
+    assert FoodGood(code="salt", name="Соль", unit="kg").max_discount_per_unit_kzt is None
+
+
+def test_a_good_is_found_by_its_code(ref: Reference) -> None:
+    """``food_good`` finds a good of the list (with its cap) and nothing off it."""
+    milk = ref.food_good("milk")
+    assert milk is not None and milk.unit == "l" and milk.max_discount_per_unit_kzt is not None
+    assert ref.food_good("caviar") is None
