@@ -114,13 +114,15 @@ class GasVoucher:
         give_up = handover + timedelta(days=steps.rules.consumption_wait_days)
         # A reading is proof of the hand-over too.
         handed = lambda: self._handed_over or self._consumption is not None  # noqa: E731
-        if not await steps.sleep_until(give_up, "hand-over", handed):
+        if not await steps.sleep_until(give_up, "gas provider's hand-over (latest)", handed):
             steps.flag("no_handover")
+            steps.show("waits for the gas provider's hand-over")
             await workflow.wait_condition(handed)  # the cycle waits, visible, for the provider
         await steps.enter(CycleState.HANDED_OVER, "handed_over")
         read = lambda: self._consumption is not None  # noqa: E731
-        if not await steps.sleep_until(give_up, "consumption", read):
+        if not await steps.sleep_until(give_up, "gas provider's reading (latest)", read):
             steps.flag("no_consumption")
+            steps.show("waits for the gas provider's consumption reading")
             await workflow.wait_condition(read)
         assert self._consumption is not None
         await self._settle(self._consumption)
