@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
+from api import (
+    codec,
+    consumption,
+    list_changes,
+    month_page,
+    ops,
+    recipients,
+    reports,
+    sms,
+    vouchers,
+)
 from api.cors import CodecCors
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
@@ -72,5 +82,7 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
+        app.include_router(module.router)
+    for module in (month_page, ops):
         app.include_router(module.router)
     return app

@@ -139,12 +139,14 @@ class CycleSteps:
             line += f"; attention: {self.progress.attention}"
         workflow.set_current_details(line)
 
-    def flag(self, attention: str, **detail: str) -> None:
-        """Ask ops to look at this cycle: the Web UI filters on ``Attention``."""
+    async def flag(self, attention: str, **detail: str) -> None:
+        """Ask ops to look at this cycle: the Web UI filters on ``Attention``, the month page
+        lists it from the database."""
         self.progress.attention = attention
         self.log("attention", reason=attention, **detail)
         workflow.upsert_search_attributes([ATTENTION.value_set(attention)])
         self.show()
+        await self.record()
 
     def moved_to(self, region: str) -> None:
         """The citizen's region changed (SDU's correction): the Web UI filters on it."""
@@ -169,6 +171,7 @@ class CycleSteps:
                 phone_ref=self.progress.phone_ref,
                 short_number=self.rules.short_number,
                 at=workflow.now(),
+                attention=self.progress.attention,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=PATIENT,

@@ -115,13 +115,13 @@ class GasVoucher:
         # A reading is proof of the hand-over too.
         handed = lambda: self._handed_over or self._consumption is not None  # noqa: E731
         if not await steps.sleep_until(give_up, "gas provider's hand-over (latest)", handed):
-            steps.flag("no_handover")
+            await steps.flag("no_handover")
             steps.show("waits for the gas provider's hand-over")
             await workflow.wait_condition(handed)  # the cycle waits, visible, for the provider
         await steps.enter(CycleState.HANDED_OVER, "handed_over")
         read = lambda: self._consumption is not None  # noqa: E731
         if not await steps.sleep_until(give_up, "gas provider's reading (latest)", read):
-            steps.flag("no_consumption")
+            await steps.flag("no_consumption")
             steps.show("waits for the gas provider's consumption reading")
             await workflow.wait_condition(read)
         assert self._consumption is not None
@@ -140,12 +140,12 @@ class GasVoucher:
             retry_policy=PATIENT,
         )
         if tariff is None:
-            steps.flag("no_tariff", region=self.account.region)
+            await steps.flag("no_tariff", region=self.account.region)
             return
         discount = gas_discount(volume_m3=reading.volume_m3, tariff=tariff)
         if discount_mismatch(reading.discount_kzt, discount):
             # The formula's figure is settled; the provider's differing one is shown to ops.
-            steps.flag(
+            await steps.flag(
                 "discount_mismatch", reported=str(reading.discount_kzt), computed=str(discount)
             )
         await steps.call(
