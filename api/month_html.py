@@ -291,7 +291,7 @@ def _svg(width: int, height: int, title: str, body: str) -> str:
 
 
 def _label(name: str) -> str:
-    text = name.replace("_kzt", " (KZT)").replace("_", " ")
+    text = name.replace("_kzt", " (KZT)").replace("sms_", "SMS_").replace("_", " ")
     return text[:1].upper() + text[1:]
 
 

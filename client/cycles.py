@@ -105,6 +105,7 @@ def _static_details(cycle: CycleInput) -> str:
     return "\n".join(
         [
             f"**{rules.title}** ({rules.version})",
+            "",
             f"- program: {cycle.program}; month: {month}; region: {cycle.citizen.region} "
             "(at listing)",
             f"- citizen pseudonym: {cycle.citizen_ref}",
@@ -112,7 +113,7 @@ def _static_details(cycle: CycleInput) -> str:
             f"{almaty(calendar.send_moment(rules, month))} Almaty; consent deadline "
             f"{almaty(calendar.consent_deadline(rules, month) - timedelta(minutes=1))}",
             f"- activation {almaty(opens)} to {almaty(closes - timedelta(minutes=1))}",
-            "- live: the current details above, and the `status` query",
+            "- where it stands now: Current Details, and the `status` query (Queries)",
         ]
     )
 
