@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # SSO: the Web UI passes the user's OIDC access token to the codec ("pass access token").
     # It is verified against the identity provider's JWKS: signature, issuer, audience, expiry,
     # and the ops role in ``OIDC_ROLES_CLAIM`` (a dotted path, e.g. ``realm_access.roles``).
-    # Unset issuer: no access token is accepted, only the static ``API_TOKENS``.
+    # Issuer, audience or JWKS unset: no access token is accepted, only the static API_TOKENS.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
@@ -151,7 +151,7 @@ def refuse_dev_secrets(settings: Settings) -> None:
     if settings.codec_dev_open:
         print(
             "refusing to start: CODEC_DEV_OPEN lets anyone decode the cycles' payloads without a "
-            "token; it is for make run only (docs/OPERATIONS.md)",
+            "token; it is for make run only (docs/DEPLOYMENT.md)",
             file=sys.stderr,
         )
         raise SystemExit(2)
