@@ -6,12 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
-from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
+from api import (
+    codec,
+    consumption,
+    list_changes,
+    month_page,
+    ops,
+    recipients,
+    reports,
+    sms,
+    vouchers,
+)
+from api.cors import CodecCors
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
+from api.oidc import OidcVerifier
 from client.codec import EncryptionCodec, parse_keys
 from client.connection import connect, product_client
 from client.cycles import CycleClient
@@ -64,19 +75,16 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         description="Gas and food voucher cycles of the Social Wallet, on Temporal.",
     )
     install_error_handlers(app)
-    # The Temporal Web UI calls the codec routes from the browser.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["http://localhost:8233", "http://127.0.0.1:8233"],
-        allow_methods=["POST"],
-        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-        allow_credentials=True,
-    )
+    # The Temporal Web UI calls the codec routes from the browser, from CODEC_CORS_ORIGINS.
+    app.add_middleware(CodecCors, origins=settings.cors_origins())
+    app.state.oidc = OidcVerifier(settings)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
+        app.include_router(module.router)
+    for module in (month_page, ops):
         app.include_router(module.router)
     return app

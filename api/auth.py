@@ -10,15 +10,24 @@ from fastapi import Request
 from api.errors import ApiError
 
 
-def require(*roles: str) -> Callable[[Request], Awaitable[str]]:
-    """A dependency admitting callers whose token belongs to one of ``roles``."""
+def require(*roles: str, dev_open: bool = False) -> Callable[[Request], Awaitable[str]]:
+    """A dependency admitting callers whose token belongs to one of ``roles``.
+
+    An ops route also admits an OIDC access token carrying the ops role (``api.oidc``); one
+    marked ``dev_open`` (the codec, the month page) admits a caller with no token at all as ops
+    when ``CODEC_DEV_OPEN`` is on (``make run`` only).
+    """
 
     async def check(request: Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if not header and dev_open and request.app.state.deps.settings.codec_dev_open:
+            return "ops"
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "a bearer token is required")
         role = _role_of(token.strip(), request.app.state.deps.tokens)
+        if role is None and "ops" in roles and await request.app.state.oidc.ops_role(token.strip()):
+            role = "ops"
         if role is None:
             raise ApiError(401, "unauthorized", "the token is not valid")
         if role not in roles:

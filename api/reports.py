@@ -40,6 +40,11 @@ async def month_report(
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> MonthReport:
     """Cycles by state and region, SMS sent and money totals of a program-month."""
+    return await month_report_of(api, program, month)
+
+
+async def month_report_of(api: ApiDeps, program: str, month: str) -> MonthReport:
+    """The month report the JSON route answers; the month page and its CSV show the same."""
     if program not in PROGRAMS:
         raise ApiError(404, "unknown_program", f"no program {program!r}; known: gas, food")
     async with api.sessions() as session:

@@ -59,6 +59,7 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
+from rules import calendar
 from rules.listing import prepare_cycle
 from workflows.citizen_cycle import CitizenCycle
 from workflows.gas_handover import GasHandover
@@ -76,6 +77,7 @@ class _StartOptions(TypedDict):
     id_reuse_policy: WorkflowIDReusePolicy
     search_attributes: TypedSearchAttributes
     static_summary: str
+    static_details: str
 
 
 class CycleRefused(Exception):
@@ -89,6 +91,31 @@ class CycleRefused(Exception):
 
 class CycleGone(Exception):
     """No cycle runs under that ID: it has ended (its month is over) or never started."""
+
+
+def _static_details(cycle: CycleInput) -> str:
+    """What the Web UI shows of a cycle before it is opened further: program, month, region,
+    pseudonym and the month's moments (Almaty time); no IIN, no phone number."""
+    rules, month = cycle.rules, cycle.month
+
+    def almaty(moment: datetime) -> str:
+        return f"{moment.astimezone(calendar.ALMATY):%Y-%m-%d %H:%M}"
+
+    opens, closes = calendar.activation_window(rules, month)
+    return "\n".join(
+        [
+            f"**{rules.title}** ({rules.version})",
+            "",
+            f"- program: {cycle.program}; month: {month}; region: {cycle.citizen.region} "
+            "(at listing)",
+            f"- citizen pseudonym: {cycle.citizen_ref}",
+            f"- consent SMS from {rules.short_number} on "
+            f"{almaty(calendar.send_moment(rules, month))} Almaty; consent deadline "
+            f"{almaty(calendar.consent_deadline(rules, month) - timedelta(minutes=1))}",
+            f"- activation {almaty(opens)} to {almaty(closes - timedelta(minutes=1))}",
+            "- where it stands now: Current Details, and the `status` query (Queries)",
+        ]
+    )
 
 
 def intake_id(program: str, month: str) -> str:
@@ -308,7 +335,8 @@ class CycleClient:
                 cycle.program, cycle.month, cycle.citizen.region, CycleState.SCHEDULED.value
             ),
             "static_summary": f"{cycle.program} voucher cycle {cycle.month}, region "
-            f"{cycle.citizen.region}",
+            f"{cycle.citizen.region}, citizen {cycle.citizen_ref}",
+            "static_details": _static_details(cycle),
         }
 
     async def _update(

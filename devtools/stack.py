@@ -39,8 +39,13 @@ BIN = Path(sys.executable).parent
 
 
 @contextlib.asynccontextmanager
-async def temporal_dev_server(data: Path, *, port: int, ui_port: int) -> AsyncIterator[str]:
-    """Run ``temporal server start-dev`` with a file database; yield its address."""
+async def temporal_dev_server(
+    data: Path, *, port: int, ui_port: int, codec_endpoint: str | None = None
+) -> AsyncIterator[str]:
+    """Run ``temporal server start-dev`` with a file database; yield its address.
+
+    With ``codec_endpoint``, the Web UI decodes payloads through the product's codec routes.
+    """
     data.mkdir(parents=True, exist_ok=True)
     command = [
         str(BIN / "temporal"),
@@ -55,6 +60,7 @@ async def temporal_dev_server(data: Path, *, port: int, ui_port: int) -> AsyncIt
         "--log-level",
         "error",
         "--ui-disable-news-fetch",
+        *(("--ui-codec-endpoint", codec_endpoint) if codec_endpoint else ()),
         *(arg for key in ALL for arg in ("--search-attribute", f"{key.name}=Keyword")),
     ]
     log = (data / "temporal.log").open("ab")
@@ -104,13 +110,20 @@ async def list_sample_cohort(api_url: str, settings: Settings, size: int) -> Non
 
 async def run(args: argparse.Namespace) -> None:
     data = Path(args.data)
+    # The local Web UI decodes with nobody typing a token: the codec is open (dev only) and
+    # answers the UI's origin. Either can be changed from the environment (CODEC_DEV_OPEN=false
+    # shows what the UI looks like to someone without the ops role).
+    ui_origins = f"http://localhost:{args.ui_port},http://127.0.0.1:{args.ui_port}"
     settings = with_example_data(
         Settings(
             database_url=os.environ.get(
                 "DATABASE_URL", f"sqlite+aiosqlite:///{data / 'voucher.db'}"
-            )
+            ),
+            codec_dev_open=os.environ.get("CODEC_DEV_OPEN", "true"),
+            codec_cors_origins=os.environ.get("CODEC_CORS_ORIGINS", ui_origins),
         )
     )
+    codec_endpoint = f"http://localhost:{settings.api_port}/codec"
     world = World()
     for program in PROGRAMS:
         seed_world(
@@ -120,7 +133,9 @@ async def run(args: argparse.Namespace) -> None:
         )
     ports = {name: args.sim_base_port + i for i, name in enumerate(SYSTEMS)}
     async with (
-        temporal_dev_server(data, port=args.temporal_port, ui_port=args.ui_port) as address,
+        temporal_dev_server(
+            data, port=args.temporal_port, ui_port=args.ui_port, codec_endpoint=codec_endpoint
+        ) as address,
         run_simulators(
             world,
             sms_token=settings.sms_gateway_token,
@@ -152,6 +167,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"""
 The product is running.
   Temporal Web UI   http://localhost:{args.ui_port}  (filter e.g. CycleState="SCHEDULED")
+                    decoded by {codec_endpoint} (dev mode: no token needed)
   API               {api_url}  (OpenAPI docs at {api_url}/docs)
   Simulators        {", ".join(f"{k}={v}" for k, v in urls.as_env().items())}
   Tokens            {settings.api_tokens}

@@ -144,6 +144,7 @@ class CycleSnapshot(BaseModel):
     phone_ref: str | None = None
     short_number: str | None = None
     at: datetime
+    attention: str | None = None
 
 
 class ConsentAct(BaseModel):

@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     # someone deliberately running the production entry points on their own machine.
     allow_dev_secrets: bool = False
 
+    # The Temporal Web UI's codec calls come from the browser: the UI's origins (``,``-separated,
+    # e.g. ``https://temporal.example.kz``) may call the codec routes. None by default.
+    codec_cors_origins: str = ""
+    # ``make run`` only: the codec routes and the month page admit a caller with no token as
+    # ops, so the local Web UI decodes without anyone typing one. The production entry points
+    # refuse to start with it (``refuse_dev_secrets``), whatever ``ALLOW_DEV_SECRETS`` says.
+    codec_dev_open: bool = False
+    # SSO: the Web UI passes the user's OIDC access token to the codec ("pass access token").
+    # It is verified against the identity provider's JWKS: signature, issuer, audience, expiry,
+    # and the ops role in ``OIDC_ROLES_CLAIM`` (a dotted path, e.g. ``realm_access.roles``).
+    # Issuer, audience or JWKS unset: no access token is accepted, only the static API_TOKENS.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_roles_claim: str = "roles"
+    oidc_ops_role: str = "ops"
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
@@ -119,6 +136,10 @@ class Settings(BaseSettings):
         }
         return [name for name, dev in in_use.items() if dev]
 
+    def cors_origins(self) -> list[str]:
+        """The origins of ``CODEC_CORS_ORIGINS``."""
+        return [item.strip() for item in self.codec_cors_origins.split(",") if item.strip()]
+
 
 def _tokens(api_tokens: str) -> list[str]:
     """The tokens of ``role:token,…``, roles dropped."""
@@ -140,8 +161,15 @@ def refuse_dev_secrets(settings: Settings) -> None:
     """Exit with status 2 if a production entry point would run with a dev secret.
 
     The message names the variables, never their values. ``ALLOW_DEV_SECRETS`` lifts the
-    refusal; the embedded stack and the tests never call this.
+    refusal, except of ``CODEC_DEV_OPEN``; the embedded stack and the tests never call this.
     """
+    if settings.codec_dev_open:
+        print(
+            "refusing to start: CODEC_DEV_OPEN lets anyone decode the cycles' payloads without a "
+            "token; it is for make run only (docs/DEPLOYMENT.md)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     names = settings.dev_defaults_in_use()
     if names and not settings.allow_dev_secrets:
         print(

@@ -308,3 +308,13 @@ async def record_reply_result(session: AsyncSession, *, message_id: str, result:
 def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     """``items`` in slices of at most ``size``: an ``IN`` list the drivers' limits allow."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def cycles_of_citizen(session: AsyncSession, *, citizen_ref: str) -> list[str]:
+    """The workflow IDs of every cycle of the citizen with pseudonym ``citizen_ref``, by month."""
+    rows = await session.exec(
+        select(CycleRecord.cycle_id)
+        .where(CycleRecord.citizen_ref == citizen_ref)
+        .order_by(col(CycleRecord.month), col(CycleRecord.program))
+    )
+    return list(rows.all())

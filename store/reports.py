@@ -213,3 +213,25 @@ def _reachable(program: str, month: str, state: str | None) -> list[ColumnElemen
 async def _count_cycles(session: AsyncSession, where: list[ColumnElement[bool]]) -> int:
     counted = await session.exec(select(func.count()).select_from(CycleRecord).where(*where))
     return counted.one()
+
+
+class FlaggedCycle(NamedTuple):
+    """A cycle ops should look at: its pseudonymous ID, where it stands and why."""
+
+    cycle_id: str
+    region: str
+    state: str
+    attention: str
+
+
+async def attention_cycles(
+    session: AsyncSession, *, program: str, month: str, limit: int
+) -> list[FlaggedCycle]:
+    """At most ``limit`` of a program-month's cycles flagged for ops, by region and ID."""
+    rows = await session.exec(
+        select(CycleRecord.cycle_id, CycleRecord.region, CycleRecord.state, CycleRecord.attention)
+        .where(*_of_month(program, month), col(CycleRecord.attention).is_not(None))
+        .order_by(col(CycleRecord.region), col(CycleRecord.cycle_id))
+        .limit(limit)
+    )
+    return [FlaggedCycle(c, r, s, a or "") for c, r, s, a in rows.all()]

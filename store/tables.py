@@ -38,6 +38,8 @@ class CycleRecord(SQLModel, table=True):
     short_number: str | None = None
     voucher_id: str = Field(index=True)
     updated_at: datetime
+    # Why ops should look (the Web UI's ``Attention``); None while nothing is wrong.
+    attention: str | None = None
 
 
 class SmsRecord(SQLModel, table=True):

@@ -129,7 +129,9 @@ class CitizenCycle:
         if not rules.consent_carries_over(month):  # gas; food 002 after 31 July 2025
             return
         send = self._in_the_spread(calendar.send_moment(rules, month))
-        if await self._steps.sleep_until(send, "send day", lambda: self._progress.decided):
+        if await self._steps.sleep_until(
+            send, "send day (consent on file?)", lambda: self._progress.decided
+        ):
             return
         query = ConsentQuery(
             citizen_ref=self._steps.cycle.citizen_ref, program_version=rules.version
@@ -145,7 +147,7 @@ class CitizenCycle:
         deadline = calendar.consent_deadline(rules, month)
         first = self._in_the_spread(calendar.first_request_moment(rules, month, self._listed_at))
         if first >= deadline or await steps.sleep_until(
-            first, "consent request", lambda: progress.withdrawn
+            first, "consent request SMS", lambda: progress.withdrawn
         ):
             return
         # Replies count from the moment the request is on its way: a citizen may answer before
@@ -161,7 +163,7 @@ class CitizenCycle:
         await steps.enter(CycleState.AWAITING_CONSENT, "consent_requested")
         if calendar.reminder_in_time(rules, month, requested_at):
             due = calendar.reminder_due(rules, requested_at)
-            if not await steps.sleep_until(due, "reminder", lambda: progress.decided):
+            if not await steps.sleep_until(due, "reminder SMS", lambda: progress.decided):
                 undecided = lambda: not progress.decided  # noqa: E731
                 if await steps.send_sms("reminder", give_up_at=deadline, wanted=undecided):
                     await steps.enter(CycleState.REMINDED, "reminded")
@@ -223,7 +225,7 @@ class CitizenCycle:
     async def _voucher_life(self) -> None:
         steps, progress = self._steps, self._progress
         closes = calendar.activation_window(steps.rules, steps.cycle.month)[1]
-        await steps.sleep_until(closes, "activation closes", lambda: progress.withdrawn)
+        await steps.sleep_until(closes, "activation window closes", lambda: progress.withdrawn)
         async with steps.lock:  # a wallet request accepted before the deadline completes
             activated = steps.state == CycleState.ACTIVATED
             if progress.withdrawn:

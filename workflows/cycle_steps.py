@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.sms_gateway import SmsGateway
     from activities.wallet import Wallet
     from models.calls import CycleSnapshot, OutgoingSms, SmsKind, VoucherNotice
-    from models.cycle import CycleEvent, CycleInput, CycleState, voucher_id
+    from models.cycle import AWAITING_STATES, CycleEvent, CycleInput, CycleState, voucher_id
     from models.programs import ProgramVersion
     from models.search import ATTENTION, CYCLE_STATE, REGION
     from rules import calendar
@@ -41,6 +41,24 @@ Worker = TypeVar("Worker")  # the class holding an activity method
 Arg = TypeVar("Arg")
 Answer = TypeVar("Answer")
 Activity = Callable[[Worker, Arg], Awaitable[Answer]]
+
+# What each outside call is, as the Web UI shows it on the activity (never a personal datum).
+CALL_SUMMARIES = {
+    "Bmg.find_phone": "BMG: look up the citizen's phone number",
+    "Sdu.journal": "SDU: journal entry NO_PHONE",
+    "Wallet.issue_voucher": "Social Wallet: issue the voucher",
+    "Wallet.notify": "Social Wallet: notice on the voucher",
+    "Records.record_cycle": "product database: the cycle's row",
+    "Records.record_consent": "product database: record the consent act",
+    "Records.consent_on_file": "product database: consent on file from an earlier month?",
+    "Records.account_taken": "product database: is the account taken this month?",
+    "Records.claim_account": "product database: claim the personal account",
+    "Records.record_activation": "product database: record the activation",
+    "Records.record_redemption": "product database: record the purchase",
+    "GasProvider.find_account": "gas provider: find the personal account",
+    "GasProvider.settle": "gas provider: settle the discount",
+    "ReferenceData.gas_tariff": "reference data: the region's gas tariff for the month",
+}
 
 
 def sms_queue(task_queue: str) -> str:
@@ -106,23 +124,41 @@ class CycleSteps:
         self.progress.state = state
         self.log(event or state.value.lower(), state=state.value, **detail)
         workflow.logger.info("cycle %s", state.value)
-        workflow.set_current_details(f"**{state.value}** since {workflow.now():%Y-%m-%d %H:%M} UTC")
+        self.show()
         workflow.upsert_search_attributes([CYCLE_STATE.value_set(state.value)])
         await self.record()
 
-    def flag(self, attention: str, **detail: str) -> None:
-        """Ask ops to look at this cycle: the Web UI filters on ``Attention``."""
+    def show(self, waiting: str | None = None) -> None:
+        """The Web UI's current details: one line saying where the cycle stands and what it
+        waits for until when, in Almaty time (``AWAITING_CONSENT — reminder SMS due …``)."""
+        line = f"{self.state.value} since {_almaty(workflow.now())}"
+        if waiting is not None:
+            line = f"{self.state.value} — {waiting}"
+        if self.state == CycleState.SCHEDULED or self.state in AWAITING_STATES:
+            deadline = calendar.consent_deadline(self.rules, self.cycle.month)
+            line += f"; consent deadline {_almaty(deadline - timedelta(minutes=1))}"
+        if self.progress.attention:
+            line += f"; attention: {self.progress.attention}"
+        workflow.set_current_details(line)
+
+    async def flag(self, attention: str, **detail: str) -> None:
+        """Ask ops to look at this cycle: the Web UI filters on ``Attention``, the month page
+        lists it from the database."""
         self.progress.attention = attention
         self.log("attention", reason=attention, **detail)
         workflow.upsert_search_attributes([ATTENTION.value_set(attention)])
+        self.show()
+        await self.record()
 
-    def unflag(self, attention: str) -> None:
+    async def unflag(self, attention: str) -> None:
         """What ops were asked to look at (``attention``) is resolved: the flag comes off."""
         if self.progress.attention != attention:
             return
         self.progress.attention = None
         self.log("attention_cleared", reason=attention)
         workflow.upsert_search_attributes([ATTENTION.value_unset()])
+        self.show()
+        await self.record()
 
     def moved_to(self, region: str) -> None:
         """The citizen's region changed (SDU's correction): the Web UI filters on it."""
@@ -147,17 +183,25 @@ class CycleSteps:
                 phone_ref=self.progress.phone_ref,
                 short_number=self.rules.short_number,
                 at=workflow.now(),
+                attention=self.progress.attention,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=PATIENT,
+            summary=CALL_SUMMARIES["Records.record_cycle"],
         )
 
     # --- outside systems ---------------------------------------------------------------------
 
-    async def call(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
+    async def call(
+        self, activity: Activity[Worker, Arg, Answer], arg: Arg, summary: str | None = None
+    ) -> Answer:
         """Run an activity with the patient retry policy: it goes through, however late."""
         return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=PATIENT
+            activity,
+            arg,
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=PATIENT,
+            summary=summary or _summary_of(activity),
         )
 
     async def ask(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
@@ -169,6 +213,7 @@ class CycleSteps:
                 arg,
                 schedule_to_close_timeout=ASK_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=4)),
+                summary=_summary_of(activity),
             )
         except ActivityError as failed:
             raise ApplicationError(
@@ -178,19 +223,28 @@ class CycleSteps:
     async def notify_wallet(self, kind: str, **detail: str | int) -> None:
         """Tell the wallet what became of the voucher (expired, closed, its discount)."""
         notice = VoucherNotice(voucher_id=self.voucher_id, type=kind, detail=dict(detail))
-        await self.call(Wallet.notify, notice)
+        await self.call(Wallet.notify, notice, f"Social Wallet: voucher {kind}")
 
     # --- time --------------------------------------------------------------------------------
 
     async def sleep_until(self, moment: datetime, summary: str, wake: Callable[[], bool]) -> bool:
-        """Sleep until ``moment``; return True early if ``wake()`` becomes true first."""
+        """Sleep until ``moment``; return True early if ``wake()`` becomes true first.
+
+        ``summary`` names what the moment is (``reminder SMS``): the timer's summary and, while
+        it runs, the cycle's current details say so, with the moment in Almaty time.
+        """
         delay = moment - workflow.now()
         if wake() or delay <= timedelta(0):
             return wake()
+        self.show(f"{summary} due {_almaty(moment)}")
         try:
-            await workflow.wait_condition(wake, timeout=delay, timeout_summary=summary)
+            await workflow.wait_condition(
+                wake, timeout=delay, timeout_summary=f"{summary} at {_almaty(moment)}"
+            )
         except TimeoutError:
+            self.show()
             return False
+        self.show()
         return True
 
     def activation_open(self, states: frozenset[CycleState]) -> None:
@@ -221,7 +275,7 @@ class CycleSteps:
             opens = calendar.into_window(workflow.now(), self.rules)
             if opens >= give_up_at:
                 return self._not_sent(kind, "past its deadline")
-            if await self.sleep_until(opens, "sending window opens", unwanted):
+            if await self.sleep_until(opens, f"{kind} SMS: sending window opens", unwanted):
                 return self._not_sent(kind, "no longer needed")
             bound = min(calendar.window_closes(workflow.now(), self.rules), give_up_at)
             outcome = await self._try_until(kind, bound, unwanted)
@@ -231,7 +285,7 @@ class CycleSteps:
                 return self._not_sent(kind, "no longer needed")
             # Out of time for this window (or the gateway asked to wait beyond it).
             self.log("sms_delayed", kind=kind, until="the next sending window")
-            if await self.sleep_until(bound, "sending window closes", unwanted):
+            if await self.sleep_until(bound, f"{kind} SMS: next sending window", unwanted):
                 return self._not_sent(kind, "no longer needed")
 
     async def _try_until(
@@ -283,5 +337,15 @@ class CycleSteps:
             schedule_to_close_timeout=within,
             retry_policy=PATIENT,
             cancellation_type=ActivityCancellationType.ABANDON,
+            summary=f"SMS gateway: {kind} SMS from {self.rules.short_number}",
         )
         self.log("sms_sent", kind=kind)
+
+
+def _summary_of(activity: Callable[..., object]) -> str:
+    name = getattr(activity, "__qualname__", "")
+    return CALL_SUMMARIES.get(name, name)
+
+
+def _almaty(moment: datetime) -> str:
+    return f"{moment.astimezone(calendar.ALMATY):%Y-%m-%d %H:%M} Almaty"

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
     from rules import calendar
     from rules.voucher import discount_mismatch, gas_discount
-    from workflows.cycle_steps import PATIENT, RECORD_TIMEOUT, CycleSteps
+    from workflows.cycle_steps import CALL_SUMMARIES, PATIENT, RECORD_TIMEOUT, CycleSteps
 
 # What the citizen accepts by confirming (gas order Alg. 22-23).
 PUBLIC_OFFER = "QazaqGaz Aimaq public offer on the use of gas vouchers (gas order Alg. 22-23)"
@@ -128,13 +128,15 @@ class GasVoucher:
         give_up = handover + timedelta(days=steps.rules.consumption_wait_days)
         # A reading is proof of the hand-over too.
         handed = lambda: self._handed_over or self._consumption is not None  # noqa: E731
-        if not await steps.sleep_until(give_up, "hand-over", handed):
-            steps.flag("no_handover")
+        if not await steps.sleep_until(give_up, "gas provider's hand-over (latest)", handed):
+            await steps.flag("no_handover")
+            steps.show("waits for the gas provider's hand-over")
             await workflow.wait_condition(handed)  # the cycle waits, visible, for the provider
         await steps.enter(CycleState.HANDED_OVER, "handed_over")
         read = lambda: self._consumption is not None  # noqa: E731
-        if not await steps.sleep_until(give_up, "consumption", read):
-            steps.flag("no_consumption")
+        if not await steps.sleep_until(give_up, "gas provider's reading (latest)", read):
+            await steps.flag("no_consumption")
+            steps.show("waits for the gas provider's consumption reading")
             await workflow.wait_condition(read)
         assert self._consumption is not None
         await self._settle(self._consumption)
@@ -146,7 +148,7 @@ class GasVoucher:
         discount = gas_discount(volume_m3=reading.volume_m3, tariff=tariff)
         if discount_mismatch(reading.discount_kzt, discount):
             # The formula's figure is settled; the provider's differing one is shown to ops.
-            steps.flag(
+            await steps.flag(
                 "discount_mismatch", reported=str(reading.discount_kzt), computed=str(discount)
             )
         await steps.call(
@@ -181,12 +183,14 @@ class GasVoucher:
                 query,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=PATIENT,
+                summary=CALL_SUMMARIES["ReferenceData.gas_tariff"],
             )
             if answer.tariff is not None and answer.problem is None:
-                steps.unflag("tariff_missing")
+                await steps.unflag("tariff_missing")
                 return answer.tariff
             if steps.progress.attention != "tariff_missing":
-                steps.flag("tariff_missing", region=region, figure=answer.problem or "missing")
+                problem = answer.problem or "missing"
+                await steps.flag("tariff_missing", region=region, figure=problem)
             await steps.sleep_until(
                 workflow.now() + TARIFF_RECHECK, "tariff re-check", lambda: False
             )

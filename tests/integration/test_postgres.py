@@ -164,6 +164,7 @@ def _create_all_of_old(connection: Connection) -> None:
             Index(f"ix_{table.name}_{column_name}", copy.c[column_name])
     old.create_all(connection)
     connection.execute(text("ALTER TABLE listings DROP COLUMN fingerprint"))  # revision 0003's
+    connection.execute(text("ALTER TABLE cycles DROP COLUMN attention"))  # revision 0005's
 
 
 async def test_revision_0002_keeps_the_rows_and_goes_back_and_forth(database_url: str) -> None:
