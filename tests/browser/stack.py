@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from client.connection import product_client
 from client.cycles import CycleClient
+from devtools.embedded import with_example_data
 from models.cycle import Citizen, CycleInput
 from models.programs import PROGRAMS, SendingWindow, load_programs
 from models.reference import load_reference
@@ -117,8 +118,8 @@ async def arrange_awaiting_consent(stack: Stack) -> CycleInput:
     day on the 1st and a sending window round the clock, so its consent request goes out at
     once, to a citizen of the stack's cohort (known to its BMG simulator).
     """
-    settings = Settings()
-    book = load_programs()
+    settings = with_example_data(Settings())
+    book = load_programs(settings.program_data_dir)
     now = datetime.now(UTC)
     month = calendar.month_of(now)
     for program in PROGRAMS:
@@ -135,7 +136,7 @@ async def arrange_awaiting_consent(stack: Stack) -> CycleInput:
         client,
         task_queue=settings.task_queue,
         programs=book,
-        reference=load_reference(),
+        reference=load_reference(settings.program_data_dir),
         send_spread=settings.send_spread,
     )
     ref = citizen_ref(settings.pseudonym_key, citizen.iin)
