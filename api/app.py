@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api import codec, consumption, list_changes, recipients, reports, sms, vouchers
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
+from api.limits import Door
 from client.codec import EncryptionCodec, parse_keys
 from client.connection import connect, product_client
 from client.cycles import CycleClient
@@ -62,6 +63,18 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         description="Gas and food voucher cycles of the Social Wallet, on Temporal.",
     )
     install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    routers = [app.router]
+    for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
+        app.include_router(module.router)
+        routers.append(module.router)
+    # The door checks tokens before the body is read: before the lifespan's deps exist too.
+    app.state.tokens = settings.tokens_by_role()
+    app.add_middleware(Door, routes=[route for router in routers for route in router.routes])
     # The Temporal Web UI calls the codec routes from the browser.
     app.add_middleware(
         CORSMiddleware,
@@ -70,11 +83,4 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
-        app.include_router(module.router)
     return app

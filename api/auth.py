@@ -1,30 +1,37 @@
-"""Bearer tokens, one role each: a route admits only its own roles (401 / 403)."""
+"""Bearer tokens, one role each: a route admits only its own roles (401 / 403).
+
+The check is a door check (``api.limits``): it runs on the request's headers before its body
+is read, and again as the route's dependency.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from fastapi import Request
 
 from api.errors import ApiError
+from api.limits import door_check
 
 
-def require(*roles: str) -> Callable[[Request], Awaitable[str]]:
+def require(*roles: str) -> Callable[[Request], str]:
     """A dependency admitting callers whose token belongs to one of ``roles``."""
 
-    async def check(request: Request) -> str:
+    @door_check
+    def check(request: Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "a bearer token is required")
-        role = _role_of(token.strip(), request.app.state.deps.tokens)
+        role = _role_of(token.strip(), request.app.state.tokens)
         if role is None:
             raise ApiError(401, "unauthorized", "the token is not valid")
         if role not in roles:
             raise ApiError(403, "forbidden", f"the {role} role may not call this route")
         return role
 
+    check.__doc__ = f"Admit the roles {', '.join(roles)} only."
     return check
 
 

@@ -3,14 +3,14 @@ authorised ops (role ``ops``) can read a cycle's encrypted payloads. Nobody else
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import require
-from api.deps import ApiDeps, deps
+from api.deps import deps
 from api.errors import ApiError
 from client.codec import UnreadablePayload
 
@@ -18,9 +18,10 @@ router = APIRouter(tags=["ops"], dependencies=[Depends(require("ops"))])
 
 
 @router.post("/codec/decode")
-async def decode(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> dict[str, Any]:
+async def decode(request: Request) -> dict[str, Any]:
     """Decrypt payloads (Temporal's remote codec protocol: ``{"payloads": […]}``)."""
     payloads = await _payloads(request)
+    api = deps(request)
     try:
         decoded = await api.codec.decode(payloads.payloads)
     except UnreadablePayload as unreadable:
@@ -29,9 +30,10 @@ async def decode(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> di
 
 
 @router.post("/codec/encode")
-async def encode(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> dict[str, Any]:
+async def encode(request: Request) -> dict[str, Any]:
     """Encrypt payloads with the current key."""
     payloads = await _payloads(request)
+    api = deps(request)
     encoded = await api.codec.encode(payloads.payloads)
     return json_format.MessageToDict(Payloads(payloads=encoded))
 

@@ -43,5 +43,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
         return _answer(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))

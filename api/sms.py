@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.limits import door_check
 from models.cycle import Reply, ReplyResult
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
@@ -51,14 +52,31 @@ class ReplyAnswer(BaseModel):
     result: ReplyResult
 
 
+@door_check
+def signed_headers(request: Request) -> str:
+    """The gateway's timestamp is fresh and a signature is given (checked before the body is
+    read; the signature is verified over the body once read, at most 16 KiB of it)."""
+    stamp = request.headers.get("X-Timestamp", "")
+    fresh = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+    if not fresh or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+        raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
+    if not request.headers.get("X-Signature", "").startswith("sha256="):
+        raise ApiError(401, "bad_signature", "missing X-Signature")
+    return stamp
+
+
 @router.post(
     "/v1/sms/inbound",
     responses={401: {"description": "bad or stale signature"}, 422: {"description": "malformed"}},
 )
-async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> ReplyAnswer:
+async def inbound_sms(
+    request: Request,
+    stamp: Annotated[str, Depends(signed_headers)],
+) -> ReplyAnswer:
     """Take a citizen's reply. A 2xx answer means it is durably recorded and decided."""
-    body = await request.body()
-    _verify(request, body, api.settings.sms_webhook_secret)
+    body = await request.body()  # at most 16 KiB (api.limits), before anything else is done
+    api = deps(request)
+    _verify(request, stamp, body, api.settings.sms_webhook_secret)
     sms = _parse(body)
     async with api.sessions() as session:
         seen = await inbound(session, message_id=sms.message_id)
@@ -76,13 +94,9 @@ async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) 
     return ReplyAnswer(result=result)
 
 
-def _verify(request: Request, body: bytes, secret: str) -> None:
-    """Refuse unless the gateway's HMAC matches and its timestamp is fresh (replays expire)."""
-    stamp = request.headers.get("X-Timestamp", "")
+def _verify(request: Request, stamp: str, body: bytes, secret: str) -> None:
+    """Refuse unless the gateway's HMAC of the fresh ``stamp`` and the body matches."""
     given = request.headers.get("X-Signature", "")
-    fresh = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
-    if not fresh or abs(time.time() - int(stamp)) > MAX_SKEW_S:
-        raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"sha256={expected}".encode(), given.encode()):
         raise ApiError(401, "bad_signature", "the signature does not verify")
