@@ -25,7 +25,7 @@ router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
 class WithdrawalRequest(BaseModel):
     """The citizen SDU withdraws from the month's list."""
 
-    iin: str = Field(pattern=r"^\d{12}$")
+    iin: str = Field(pattern=r"^[0-9]{12}$")
 
 
 class WithdrawalAnswer(BaseModel):

@@ -16,6 +16,7 @@ from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from api.limits import door_check
 from models.cycle import Reply, ReplyResult
+from models.text import PrintableStr
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
@@ -33,10 +34,10 @@ MAX_SKEW_S = 300
 
 
 class InboundSms(BaseModel):
-    message_id: str = Field(min_length=1, max_length=200)
-    sender: str = Field(alias="from", min_length=1, max_length=40)
-    to: str = Field(min_length=1, max_length=20)
-    text: str = Field(max_length=1_000)
+    message_id: PrintableStr = Field(min_length=1, max_length=200)
+    sender: PrintableStr = Field(alias="from", min_length=1, max_length=40)
+    to: PrintableStr = Field(min_length=1, max_length=20)
+    text: PrintableStr = Field(max_length=1_000)
     received_at: datetime
 
     @field_validator("received_at", mode="before")

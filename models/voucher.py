@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from models.text import PrintableStr
+
 # A utility personal-account number: letters, digits and dashes (it goes into the provider's URL).
 ACCOUNT_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
 
@@ -48,7 +50,7 @@ class FoodActivation(BaseModel):
 
 
 class PurchaseLine(BaseModel):
-    code: str = Field(min_length=1, max_length=80)
+    code: PrintableStr = Field(min_length=1, max_length=80)
     qty: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
     unit_price_kzt: int = Field(ge=0, le=10**9)
     discount_kzt: int = Field(ge=0, le=10**9)  # the whole line's discount, drawn from the balance
@@ -57,8 +59,8 @@ class PurchaseLine(BaseModel):
 class Purchase(BaseModel):
     """A shop's payment drawn from a food voucher."""
 
-    purchase_id: str = Field(min_length=1, max_length=120)
-    shop_id: str = Field(min_length=1, max_length=120)
+    purchase_id: PrintableStr = Field(min_length=1, max_length=120)
+    shop_id: PrintableStr = Field(min_length=1, max_length=120)
     items: list[PurchaseLine] = Field(min_length=1, max_length=500)
 
     @property
