@@ -13,6 +13,7 @@ from api import codec, consumption, list_changes, recipients, reports, sms, vouc
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
 from api.limits import Door
+from api.openapi import install_openapi
 from client.codec import EncryptionCodec, parse_keys
 from client.connection import connect, product_client
 from client.cycles import CycleClient
@@ -74,7 +75,9 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         routers.append(module.router)
     # The door checks tokens before the body is read: before the lifespan's deps exist too.
     app.state.tokens = settings.tokens_by_role()
-    app.add_middleware(Door, routes=[route for router in routers for route in router.routes])
+    declared = [route for router in routers for route in router.routes]
+    app.add_middleware(Door, routes=declared)
+    install_openapi(app, declared, signed=sms.signed_headers)
     # The Temporal Web UI calls the codec routes from the browser.
     app.add_middleware(
         CORSMiddleware,

@@ -14,6 +14,13 @@ from fastapi import Request
 from api.errors import ApiError
 from api.limits import door_check
 
+_ROLES: dict[Callable[..., object], tuple[str, ...]] = {}
+
+
+def roles_of(check: Callable[..., object]) -> tuple[str, ...]:
+    """The roles a ``require`` check admits (none for any other check)."""
+    return _ROLES.get(check, ())
+
 
 def require(*roles: str) -> Callable[[Request], str]:
     """A dependency admitting callers whose token belongs to one of ``roles``."""
@@ -32,6 +39,7 @@ def require(*roles: str) -> Callable[[Request], str]:
         return role
 
     check.__doc__ = f"Admit the roles {', '.join(roles)} only."
+    _ROLES[check] = roles
     return check
 
 

@@ -72,7 +72,7 @@ class Door:
         route = self._route_of(scope)
         limit = body_limit(route)
         try:
-            for check in _door_checks(route.dependant if route else None):
+            for check in door_checks(route):
                 check(Request(scope))
         except ApiError as refused:
             await _refuse(scope, send, refused.status, refused.error, refused.detail)
@@ -118,15 +118,17 @@ class Door:
             await _refuse(scope, send, 413, "body_too_large", too_large.detail)
 
 
-def _door_checks(dependant: Dependant | None) -> list[Callable[[Request], Any]]:
+def door_checks(route: APIRoute | None) -> list[Callable[[Request], Any]]:
     """The door checks among a route's dependencies, outermost first."""
-    if dependant is None:
-        return []
+    return _checks_of(route.dependant) if route else []
+
+
+def _checks_of(dependant: Dependant) -> list[Callable[[Request], Any]]:
     found: list[Callable[[Request], Any]] = []
     for dependency in dependant.dependencies:
         if dependency.call in _DOOR_CHECKS:
             found.append(dependency.call)
-        found.extend(_door_checks(dependency))
+        found.extend(_checks_of(dependency))
     return found
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from api.auth import require
 from api.deps import ApiDeps, deps, program_rules
 from api.errors import ApiError
+from api.openapi import refusals
 from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_id
 from models.programs import ProgramVersion
 from rules.pseudonyms import citizen_ref
@@ -32,7 +33,15 @@ class WithdrawalAnswer(BaseModel):
     state: Literal["WITHDRAWN"] = "WITHDRAWN"
 
 
-@router.post("/v1/programs/{program}/months/{month}/withdrawals")
+@router.post(
+    "/v1/programs/{program}/months/{month}/withdrawals",
+    responses=refusals(
+        {
+            404: ["unknown_program", "not_listed", "not_found"],
+            409: ["list_closed", "already_activated", "already_final"],
+        }
+    ),
+)
 async def withdraw_recipient(
     program: str,
     month: Annotated[str, Path(pattern=MONTH_PATTERN)],

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
 from api.limits import door_check
+from api.openapi import refusals
 from models.cycle import Reply, ReplyResult
 from models.text import PrintableStr
 from rules.phones import normalise_phone
@@ -68,7 +69,14 @@ def signed_headers(request: Request) -> str:
 
 @router.post(
     "/v1/sms/inbound",
-    responses={401: {"description": "bad or stale signature"}, 422: {"description": "malformed"}},
+    responses=refusals({404: ["not_found"]}),
+    # The body is read raw (the signature covers its bytes): documented here, parsed by hand.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": InboundSms.model_json_schema()}},
+        }
+    },
 )
 async def inbound_sms(
     request: Request,

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.openapi import refusals
 from client.cycles import CycleGone, CycleRefused
 from models.voucher import (
     AccountEntry,
@@ -69,7 +70,11 @@ class GoodsList(BaseModel):
     goods: list[FoodGoodView]
 
 
-@router.get("/v1/vouchers/{voucher_id}", dependencies=[Depends(require("wallet", "ops"))])
+@router.get(
+    "/v1/vouchers/{voucher_id}",
+    dependencies=[Depends(require("wallet", "ops"))],
+    responses=refusals({404: ["not_found"]}),
+)
 async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -> VoucherView:
     """A voucher's state, money and history, read from its cycle."""
     record = await _voucher(api, voucher_id, None)
@@ -90,7 +95,17 @@ async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -
     )
 
 
-@router.post("/v1/vouchers/{voucher_id}/account", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/account",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found", "account_not_found"],
+            409: ["account_already_used", "voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def enter_account(
     voucher_id: str, body: AccountEntry, api: Annotated[ApiDeps, Depends(deps)]
 ) -> AccountShown:
@@ -99,7 +114,17 @@ async def enter_account(
     return await _answer(api.cycles.enter_account(record.cycle_id, body), "activation_closed")
 
 
-@router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/confirm",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: ["no_account_entered", "account_already_used", "voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def confirm_account(
     voucher_id: str, body: Confirmation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> StateAnswer:
@@ -109,7 +134,17 @@ async def confirm_account(
     return StateAnswer(state=activated.state)
 
 
-@router.post("/v1/vouchers/{voucher_id}/activate", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/activate",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: ["voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def activate_food(
     voucher_id: str, body: FoodActivation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Activated:
@@ -118,7 +153,24 @@ async def activate_food(
     return await _answer(api.cycles.activate(record.cycle_id), "activation_closed")
 
 
-@router.post("/v1/vouchers/{voucher_id}/redemptions", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/redemptions",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: [
+                "insufficient_balance",
+                "not_activated",
+                "purchase_id_conflict",
+                "voucher_not_issued",
+                "refused",
+            ],
+            410: ["voucher_closed"],
+            422: ["ineligible_goods", "discount_above_limit"],
+        }
+    ),
+)
 async def redeem(
     voucher_id: str, body: Purchase, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Redeemed:

@@ -7,10 +7,12 @@ store or outside call ever sees one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 # Control characters (C0, DEL, C1), lone surrogates, and the line and paragraph separators.
 # Format characters (a zero-width joiner inside an emoji) and characters beyond the BMP are text.
@@ -30,3 +32,60 @@ def _printable(value: str) -> str:
 
 PrintableStr = Annotated[str, AfterValidator(_printable)]
 """A ``str`` refused (422) if it holds a control character: use for every string stored."""
+
+
+def json_integer(value: object) -> object:
+    """A field validator (before) keeping an integer field to JSON's integers: ``5`` or ``5.0``,
+    never ``true`` nor ``"5"`` (which pydantic's lax mode would take, the document not)."""
+    if isinstance(value, bool) or isinstance(value, str):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A decimal on the wire: a JSON integer, or a string of at most 9 digits before the point and
+# 3 after (no exponent, no sign, no leading zero). What is documented is what is accepted: the
+# OpenAPI schema below and the check are the same pattern.
+_POSITIVE_3DP = (
+    r"^(?:[1-9][0-9]{0,8}(?:\.[0-9]{1,3})?|0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$"
+)
+_NON_NEGATIVE_3DP = r"^(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,3})?$"
+_MAX_WHOLE = 999_999_999
+
+
+def _decimal_3dp(pattern: str, minimum: int) -> Any:
+    """The type of a decimal of at most 3 places, from ``minimum`` to 999,999,999.999."""
+    matches = re.compile(pattern).fullmatch
+
+    def parse(value: object) -> Decimal:
+        if isinstance(value, Decimal) and value.is_finite():
+            value = format(value, "f")  # the workflows' own payloads carry it as a Decimal
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 5.0 is an integer to JSON Schema
+        if isinstance(value, int) and not isinstance(value, bool):
+            if minimum <= value <= _MAX_WHOLE:
+                return Decimal(value)
+        elif isinstance(value, str) and matches(value):
+            return Decimal(value)
+        raise ValueError(
+            f"must be a decimal from {minimum} with at most 9 digits before the point and 3 "
+            'after: a JSON integer, or a string such as "12.5"'
+        )
+
+    schema = {
+        "anyOf": [
+            {"type": "integer", "minimum": minimum, "maximum": _MAX_WHOLE},
+            {"type": "string", "pattern": pattern},
+        ]
+    }
+    # Written as the string the pattern takes back (a plain validator leaves pydantic's own
+    # decimal serializer warning about what it was given).
+    written = PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
+    return Annotated[Decimal, PlainValidator(parse), written, WithJsonSchema(schema)]
+
+
+PositiveDecimal3 = _decimal_3dp(_POSITIVE_3DP, 1)
+"""A quantity: more than 0, at most 3 decimal places (``2``, ``"1.5"``, ``"0.25"``)."""
+NonNegativeDecimal3 = _decimal_3dp(_NON_NEGATIVE_3DP, 0)
+"""A measured volume: 0 or more, at most 3 decimal places (``"123.4"``)."""

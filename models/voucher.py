@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from models.text import PrintableStr
+from models.text import PositiveDecimal3, PrintableStr, json_integer
 
 # A utility personal-account number: letters, digits and dashes (it goes into the provider's URL).
 ACCOUNT_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
@@ -51,9 +51,12 @@ class FoodActivation(BaseModel):
 
 class PurchaseLine(BaseModel):
     code: PrintableStr = Field(min_length=1, max_length=80)
-    qty: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
+    qty: PositiveDecimal3
     unit_price_kzt: int = Field(ge=0, le=10**9)
     discount_kzt: int = Field(ge=0, le=10**9)  # the whole line's discount, drawn from the balance
+
+    # A JSON ``false`` or ``"5"`` is not a number of tenge: the document says integer.
+    _integers = field_validator("unit_price_kzt", "discount_kzt", mode="before")(json_integer)
 
 
 class Purchase(BaseModel):
