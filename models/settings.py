@@ -7,7 +7,7 @@ import binascii
 import sys
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = str  # "sdu" | "wallet" | "provider" | "ops"
@@ -185,6 +185,17 @@ def _payload_keys(payload_keys: str) -> list[bytes]:
         except binascii.Error:
             continue
     return keys
+
+
+def settings_from_environment() -> Settings:
+    """``Settings()`` for a production entry point: an invalid value exits with status 2 and
+    one line naming the variables at fault (never their values), not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        reasons = "; ".join(str(error["msg"]) for error in invalid.errors())
+        print(f"refusing to start: {reasons}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def refuse_dev_secrets(settings: Settings) -> None:

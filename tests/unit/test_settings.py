@@ -204,3 +204,31 @@ def test_the_dev_defaults_are_valid_settings(clean_env: None) -> None:
     assert sorted(settings.tokens_by_role().values()) == sorted(
         ["sdu", "wallet", "provider", "ops"]
     )
+
+
+@pytest.mark.parametrize("entry_point", ["api", "workers"])
+def test_the_production_entry_point_exits_on_an_invalid_secret_without_echoing_it(
+    entry_point: str, tmp_path: Path
+) -> None:
+    """An invalid ``API_TOKENS``: exit status 2 and one line naming it, never a traceback or the
+    value, before anything connects."""
+    env = {k: v for k, v in os.environ.items() if k not in {*SECRETS, "ALLOW_DEV_SECRETS"}}
+    env |= {
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'voucher.db'}",
+        "API_PORT": "0",
+        "API_TOKENS": _tokens(ops=SECRET[:20]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", entry_point],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("refusing to start: ") and done.stderr.count("\n") == 1
+    assert "API_TOKENS" in done.stderr and "Traceback" not in done.stderr
+    assert SECRET[:20] not in done.stderr
+    assert not any(token in done.stderr for token in REAL_TOKENS.values())
