@@ -13,7 +13,7 @@ def main() -> None:
     settings = settings_from_environment()
     refuse_dev_secrets(settings)
     configure_logging()
-    # No access log: the withdrawal route's path carries the IIN.
+    # No access log: the product logs what it needs itself, with pseudonyms (CONTRACTS.md §1).
     uvicorn.run(
         create_app(None, settings),
         host="0.0.0.0",

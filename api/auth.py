@@ -7,7 +7,7 @@ is read, and again as the route's dependency.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
@@ -22,11 +22,11 @@ def roles_of(check: Callable[..., object]) -> tuple[str, ...]:
     return _ROLES.get(check, ())
 
 
-def require(*roles: str) -> Callable[[Request], str]:
+def require(*roles: str) -> Callable[[Request], Awaitable[str]]:
     """A dependency admitting callers whose token belongs to one of ``roles``."""
 
     @door_check
-    def check(request: Request) -> str:
+    async def check(request: Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:

@@ -11,7 +11,7 @@ cannot be dependencies only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi.dependencies.models import Dependant
@@ -34,13 +34,14 @@ BODY_LIMITS = {
     "/v1/programs/{program}/months/{month}/recipients": RECIPIENTS_LIMIT,
 }
 
-Check = TypeVar("Check", bound=Callable[[Request], Any])
-_DOOR_CHECKS: set[Callable[[Request], Any]] = set()
+DoorCheck = Callable[[Request], Awaitable[Any]]
+Check = TypeVar("Check", bound=DoorCheck)
+_DOOR_CHECKS: set[DoorCheck] = set()
 
 
 def door_check(check: Check) -> Check:
-    """Mark a route dependency ``check(request)`` as one the door runs before the body: it may
-    read the headers only, and refuses by raising ``ApiError``."""
+    """Mark a route dependency ``async check(request)`` as one the door runs before the body:
+    it may read the headers only, and refuses by raising ``ApiError``."""
     _DOOR_CHECKS.add(check)
     return check
 
@@ -73,7 +74,7 @@ class Door:
         limit = body_limit(route)
         try:
             for check in door_checks(route):
-                check(Request(scope))
+                await check(Request(scope))
         except ApiError as refused:
             await _refuse(scope, send, refused.status, refused.error, refused.detail)
             return
@@ -111,20 +112,20 @@ class Door:
         try:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge as too_large:
-            # Raised outside a route's own handling (a route reading its body itself catches
-            # nothing, so this is only a fallback): answered here unless already answering.
+            # Normally answered by the app's handler of HTTPException; should one escape it,
+            # it is answered here, unless a response has begun.
             if started:
                 raise
             await _refuse(scope, send, 413, "body_too_large", too_large.detail)
 
 
-def door_checks(route: APIRoute | None) -> list[Callable[[Request], Any]]:
+def door_checks(route: APIRoute | None) -> list[DoorCheck]:
     """The door checks among a route's dependencies, outermost first."""
     return _checks_of(route.dependant) if route else []
 
 
-def _checks_of(dependant: Dependant) -> list[Callable[[Request], Any]]:
-    found: list[Callable[[Request], Any]] = []
+def _checks_of(dependant: Dependant) -> list[DoorCheck]:
+    found: list[DoorCheck] = []
     for dependency in dependant.dependencies:
         if dependency.call in _DOOR_CHECKS:
             found.append(dependency.call)

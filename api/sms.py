@@ -55,7 +55,7 @@ class ReplyAnswer(BaseModel):
 
 
 @door_check
-def signed_headers(request: Request) -> str:
+async def signed_headers(request: Request) -> str:
     """The gateway's timestamp is fresh and a signature is given (checked before the body is
     read; the signature is verified over the body once read, at most 16 KiB of it)."""
     stamp = request.headers.get("X-Timestamp", "")
