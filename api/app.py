@@ -42,7 +42,6 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
             sessions=create_sessions(engine),
             programs=programs,
             reference=reference,
-            tokens=settings.tokens_by_role(),
             codec=EncryptionCodec(parse_keys(settings.payload_keys)),
             cycles=CycleClient(
                 product,
