@@ -47,7 +47,10 @@ class InboundSms(BaseModel):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
         if moment is None or moment.tzinfo is None:
             raise ValueError("received_at must be ISO 8601 with an offset")
-        return moment.astimezone(UTC)  # one offset, so stored times sort as they happened
+        try:
+            return moment.astimezone(UTC)  # one offset, so stored times sort as they happened
+        except OverflowError:  # 9999-12-31T23:59:59-12:00 is past the last moment in UTC
+            raise ValueError("received_at is out of range") from None
 
 
 class ReplyAnswer(BaseModel):

@@ -1,5 +1,6 @@
 """Every string that reaches storage is printable (CONTRACTS.md §1): a control character, NUL
-or lone surrogate in one is 422 ``malformed``, and nothing is stored or changed."""
+or lone surrogate in one is 422 ``malformed``, and nothing is stored or changed; so is a reply time
+with no UTC moment."""
 
 from __future__ import annotations
 
@@ -143,3 +144,23 @@ async def _awaiting(product: Product) -> tuple[Any, Any, Any, Any]:
     await product.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=1))
     status = await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
     return citizen, rules, cycle, status
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+async def test_a_reply_time_beyond_the_calendar_is_422_not_500(
+    product: Product, moment: str
+) -> None:
+    """A signed reply whose ``received_at`` has no UTC moment: 422 (a 500 is retried forever)."""
+    citizen, rules, cycle, _ = await _awaiting(product)
+    sms = {
+        "message_id": "m-far",
+        "from": product.phone(citizen),
+        "to": rules.short_number,
+        "text": "21*1",
+        "received_at": moment,
+    }
+    body = _body(sms)
+    async with product.api("sdu") as http:
+        answer = await http.post("/v1/sms/inbound", content=body, headers=_signed(product, body))
+    assert (answer.status_code, answer.json()["error"]) == (422, "malformed")
+    assert (await product.status(cycle)).state == CycleState.AWAITING_CONSENT
