@@ -49,7 +49,9 @@ async def report_consumption(
     body: Readings,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ReadingsAnswer:
-    """Hand each reading to the cycle whose voucher is activated on that account this month."""
+    """Hand each reading to the cycle whose voucher is activated on that account this month.
+
+    Each account appears once in a report (422 ``malformed`` otherwise)."""
     numbers = [r.account_number for r in body.readings]
     if len(set(numbers)) != len(numbers):
         raise ApiError(422, "malformed", "an account appears twice in the readings")
