@@ -6,14 +6,14 @@ import uvicorn
 
 from api import create_app
 from client.logs import configure_logging
-from models.settings import Settings, refuse_dev_secrets
+from models.settings import refuse_dev_secrets, settings_from_environment
 
 
 def main() -> None:
-    settings = Settings()
+    settings = settings_from_environment()
     refuse_dev_secrets(settings)
     configure_logging()
-    # No access log: the withdrawal route's path carries the IIN.
+    # No access log: the product logs what it needs itself, with pseudonyms (CONTRACTS.md §1).
     uvicorn.run(
         create_app(None, settings),
         host="0.0.0.0",

@@ -22,7 +22,9 @@ from api import (
 from api.cors import CodecCors
 from api.deps import ApiDeps
 from api.errors import install_error_handlers
+from api.limits import Door
 from api.oidc import OidcVerifier
+from api.openapi import install_openapi
 from client.codec import EncryptionCodec, parse_keys
 from client.connection import connect, product_client
 from client.cycles import CycleClient
@@ -53,7 +55,6 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
             sessions=create_sessions(engine),
             programs=programs,
             reference=reference,
-            tokens=settings.tokens_by_role(),
             codec=EncryptionCodec(parse_keys(settings.payload_keys)),
             cycles=CycleClient(
                 product,
@@ -75,16 +76,26 @@ def create_app(client: Client | None, settings: Settings) -> FastAPI:
         description="Gas and food voucher cycles of the Social Wallet, on Temporal.",
     )
     install_error_handlers(app)
-    # The Temporal Web UI calls the codec routes from the browser, from CODEC_CORS_ORIGINS.
-    app.add_middleware(CodecCors, origins=settings.cors_origins())
-    app.state.oidc = OidcVerifier(settings)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    routers = [app.router]
     for module in (recipients, list_changes, sms, vouchers, consumption, reports, codec):
         app.include_router(module.router)
+        routers.append(module.router)
     for module in (month_page, ops):
         app.include_router(module.router)
+        routers.append(module.router)
+    # The door checks tokens before the body is read: before the lifespan's deps exist too.
+    app.state.settings = settings
+    app.state.tokens = settings.tokens_by_role()
+    app.state.oidc = OidcVerifier(settings)
+    declared = [route for router in routers for route in router.routes]
+    app.add_middleware(Door, routes=declared)
+    install_openapi(app, declared, signed=sms.signed_headers)
+    # The Temporal Web UI calls the codec routes from the browser, from CODEC_CORS_ORIGINS;
+    # added last, it runs first, so that a preflight is answered before the door.
+    app.add_middleware(CodecCors, origins=settings.cors_origins())
     return app

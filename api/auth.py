@@ -1,4 +1,8 @@
-"""Bearer tokens, one role each: a route admits only its own roles (401 / 403)."""
+"""Bearer tokens, one role each: a route admits only its own roles (401 / 403).
+
+The check is a door check (``api.limits``): it runs on the request's headers before its body
+is read, and again as the route's dependency.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,14 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from api.errors import ApiError
+from api.limits import door_check
+
+_ROLES: dict[Callable[..., object], tuple[str, ...]] = {}
+
+
+def roles_of(check: Callable[..., object]) -> tuple[str, ...]:
+    """The roles a ``require`` check admits (none for any other check)."""
+    return _ROLES.get(check, ())
 
 
 def require(*roles: str, dev_open: bool = False) -> Callable[[Request], Awaitable[str]]:
@@ -18,14 +30,15 @@ def require(*roles: str, dev_open: bool = False) -> Callable[[Request], Awaitabl
     when ``CODEC_DEV_OPEN`` is on (``make run`` only).
     """
 
+    @door_check
     async def check(request: Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if not header and dev_open and request.app.state.deps.settings.codec_dev_open:
+        if not header and dev_open and request.app.state.settings.codec_dev_open:
             return "ops"
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "a bearer token is required")
-        role = _role_of(token.strip(), request.app.state.deps.tokens)
+        role = _role_of(token.strip(), request.app.state.tokens)
         if role is None and "ops" in roles and await request.app.state.oidc.ops_role(token.strip()):
             role = "ops"
         if role is None:
@@ -34,6 +47,8 @@ def require(*roles: str, dev_open: bool = False) -> Callable[[Request], Awaitabl
             raise ApiError(403, "forbidden", f"the {role} role may not call this route")
         return role
 
+    check.__doc__ = f"Admit the roles {', '.join(roles)} only."
+    _ROLES[check] = roles
     return check
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.openapi import refusals
 from models.cycle import MONTH_PATTERN
+from models.text import NonNegativeDecimal3, json_integer
 from models.voucher import ACCOUNT_NUMBER, Consumption
 from store.vouchers import activations
 
@@ -21,8 +22,11 @@ router = APIRouter(tags=["provider"])
 
 class Reading(BaseModel):
     account_number: str = Field(pattern=ACCOUNT_NUMBER)
-    volume_m3: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    volume_m3: NonNegativeDecimal3
     discount_kzt: int | None = Field(default=None, ge=0, le=10**9)
+
+    # A JSON ``false`` or ``"5"`` is not a number of tenge: the document says integer.
+    _integers = field_validator("discount_kzt", mode="before")(json_integer)
 
 
 class Readings(BaseModel):
@@ -37,6 +41,7 @@ class ReadingsAnswer(BaseModel):
 @router.post(
     "/v1/programs/gas/months/{month}/consumption",
     status_code=202,
+    responses=refusals({404: ["not_found"]}),
     dependencies=[Depends(require("provider"))],
 )
 async def report_consumption(
@@ -44,7 +49,9 @@ async def report_consumption(
     body: Readings,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> ReadingsAnswer:
-    """Hand each reading to the cycle whose voucher is activated on that account this month."""
+    """Hand each reading to the cycle whose voucher is activated on that account this month.
+
+    Each account appears once in a report (422 ``malformed`` otherwise)."""
     numbers = [r.account_number for r in body.readings]
     if len(set(numbers)) != len(numbers):
         raise ApiError(422, "malformed", "an account appears twice in the readings")

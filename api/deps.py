@@ -24,7 +24,6 @@ class ApiDeps:
     sessions: Sessions
     programs: ProgramBook
     reference: Reference
-    tokens: dict[str, str]
     codec: EncryptionCodec
     cycles: CycleClient
 

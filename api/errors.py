@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
+
+
+class ErrorAnswer(BaseModel):
+    """Every refusal's body: a stable code for programs, a sentence for people."""
+
+    model_config = ConfigDict(extra="forbid", title="Error")
+
+    error: str
+    detail: str
 
 
 class ApiError(Exception):
@@ -17,8 +29,10 @@ class ApiError(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
-def _answer(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+def _answer(
+    status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -43,5 +57,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        return _answer(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): malformed, as documented.
+            return _answer(422, "malformed", f"body: {exc.detail}")
+        # Kept headers: a 405's Allow names the methods the route takes.
+        error = codes.get(exc.status_code, "error")
+        return _answer(exc.status_code, error, str(exc.detail), exc.headers)

@@ -1,5 +1,6 @@
-"""What SDU changes in a listing already made (SPEC.md §3 step 1): ``DELETE`` withdraws a
-citizen; a record re-sent with other details corrects the cycle (called by the intake route)."""
+"""What SDU changes in a listing already made (SPEC.md §3 step 1): a withdrawal (the IIN in
+the body, never in the URL, where proxies log it); a record re-sent with other details corrects
+the cycle (called by the intake route)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import require
 from api.deps import ApiDeps, deps, program_rules
 from api.errors import ApiError
+from api.openapi import refusals
 from models.cycle import MONTH_PATTERN, Citizen, Correction, CycleInput, cycle_id
 from models.programs import ProgramVersion
 from rules.pseudonyms import citizen_ref
@@ -21,15 +23,29 @@ from store.tables import ListingRecord
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
 
 
+class WithdrawalRequest(BaseModel):
+    """The citizen SDU withdraws from the month's list."""
+
+    iin: str = Field(pattern=r"^[0-9]{12}$")
+
+
 class WithdrawalAnswer(BaseModel):
     state: Literal["WITHDRAWN"] = "WITHDRAWN"
 
 
-@router.delete("/v1/programs/{program}/months/{month}/recipients/{iin}")
+@router.post(
+    "/v1/programs/{program}/months/{month}/withdrawals",
+    responses=refusals(
+        {
+            404: ["unknown_program", "not_listed", "not_found"],
+            409: ["list_closed", "already_activated", "already_final"],
+        }
+    ),
+)
 async def withdraw_recipient(
     program: str,
     month: Annotated[str, Path(pattern=MONTH_PATTERN)],
-    iin: str,
+    body: WithdrawalRequest,
     api: Annotated[ApiDeps, Depends(deps)],
 ) -> WithdrawalAnswer:
     """Withdraw a listed citizen before activation: the cycle ends ``WITHDRAWN``.
@@ -39,7 +55,7 @@ async def withdraw_recipient(
     and whichever start wins, the withdrawal reaches the one cycle there is.
     """
     program_rules(api, program, month)  # 404 unknown_program, 409 outside its period
-    ref = citizen_ref(api.settings.pseudonym_key, iin)
+    ref = citizen_ref(api.settings.pseudonym_key, body.iin)
     async with api.sessions() as session:
         listing = await find_listing(session, program=program, month=month, citizen_ref=ref)
     if listing is None:

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.month_html import MonthPage, render_month
+from api.openapi import refusals
 from api.reports import month_report_of
 from models.cycle import MONTH_PATTERN
 from rules.funnel import funnel
@@ -27,7 +28,7 @@ ATTENTION_SHOWN = 200  # the page lists this many; the Web UI's `Attention` quer
 @router.get(
     "/v1/programs/{program}/months/{month}/report.html",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **refusals({404: ["unknown_program"]})},
 )
 async def month_page(
     program: str,
@@ -45,7 +46,7 @@ async def month_page(
 @router.get(
     "/v1/programs/{program}/months/{month}/report.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **refusals({404: ["unknown_program"]})},
 )
 async def month_csv(
     program: str,

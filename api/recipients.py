@@ -11,6 +11,7 @@ from api.auth import require
 from api.deps import ApiDeps, deps, listing_rules
 from api.errors import ApiError
 from api.list_changes import correct_listed
+from api.openapi import refusals
 from client.cycles import CycleRefused
 from models.cycle import MONTH_PATTERN, Citizen
 from models.programs import ProgramVersion
@@ -37,7 +38,16 @@ class ListingAnswer(BaseModel):
     rejected: list[Rejection]  # a correction that came too late too (CONTRACTS.md's shape)
 
 
-@router.post("/v1/programs/{program}/months/{month}/recipients", status_code=202)
+@router.post(
+    "/v1/programs/{program}/months/{month}/recipients",
+    status_code=202,
+    responses=refusals(
+        {
+            404: ["unknown_program"],
+            409: ["list_closed", "program_not_configured", "reference_data_missing"],
+        }
+    ),
+)
 async def list_recipients(
     program: str,
     month: Annotated[str, Path(pattern=MONTH_PATTERN)],

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.openapi import refusals
 from models.calls import GoodsSold, quantity
 from models.cycle import MONTH_PATTERN
 from models.programs import PROGRAMS
@@ -33,7 +34,11 @@ class MonthReport(BaseModel):
     goods: dict[str, GoodsSold]  # food: the goods sold by code (seed 004 item 7.1); gas: {}
 
 
-@router.get("/v1/programs/{program}/months/{month}/report", dependencies=[Depends(require("ops"))])
+@router.get(
+    "/v1/programs/{program}/months/{month}/report",
+    dependencies=[Depends(require("ops"))],
+    responses=refusals({404: ["unknown_program"]}),
+)
 async def month_report(
     program: str,
     month: Annotated[str, Path(pattern=MONTH_PATTERN)],

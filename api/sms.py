@@ -14,7 +14,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.limits import door_check
+from api.openapi import refusals
 from models.cycle import AWAITING_STATES, CycleState, Reply, ReplyResult
+from models.text import PrintableStr
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
@@ -35,10 +38,10 @@ MAX_SKEW_S = 300
 
 
 class InboundSms(BaseModel):
-    message_id: str = Field(min_length=1, max_length=200)
-    sender: str = Field(alias="from", min_length=1, max_length=40)
-    to: str = Field(min_length=1, max_length=20)
-    text: str = Field(max_length=1_000)
+    message_id: PrintableStr = Field(min_length=1, max_length=200)
+    sender: PrintableStr = Field(alias="from", min_length=1, max_length=40)
+    to: PrintableStr = Field(min_length=1, max_length=20)
+    text: PrintableStr = Field(max_length=1_000)
     received_at: datetime
 
     @field_validator("received_at", mode="before")
@@ -47,21 +50,48 @@ class InboundSms(BaseModel):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
         if moment is None or moment.tzinfo is None:
             raise ValueError("received_at must be ISO 8601 with an offset")
-        return moment.astimezone(UTC)  # one offset, so stored times sort as they happened
+        try:
+            return moment.astimezone(UTC)  # one offset, so stored times sort as they happened
+        except OverflowError:  # 9999-12-31T23:59:59-12:00 is past the last moment in UTC
+            raise ValueError("received_at is out of range") from None
 
 
 class ReplyAnswer(BaseModel):
     result: ReplyResult
 
 
+@door_check
+async def signed_headers(request: Request) -> str:
+    """The gateway's timestamp is fresh and a signature is given (checked before the body is
+    read; the signature is verified over the body once read, at most 16 KiB of it)."""
+    stamp = request.headers.get("X-Timestamp", "")
+    fresh = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+    if not fresh or abs(time.time() - int(stamp)) > MAX_SKEW_S:
+        raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
+    if not request.headers.get("X-Signature", "").startswith("sha256="):
+        raise ApiError(401, "bad_signature", "missing X-Signature")
+    return stamp
+
+
 @router.post(
     "/v1/sms/inbound",
-    responses={401: {"description": "bad or stale signature"}, 422: {"description": "malformed"}},
+    responses=refusals({404: ["not_found"]}),
+    # The body is read raw (the signature covers its bytes): documented here, parsed by hand.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": InboundSms.model_json_schema()}},
+        }
+    },
 )
-async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> ReplyAnswer:
+async def inbound_sms(
+    request: Request,
+    stamp: Annotated[str, Depends(signed_headers)],
+) -> ReplyAnswer:
     """Take a citizen's reply. A 2xx answer means it is durably recorded and decided."""
-    body = await request.body()
-    _verify(request, body, api.settings.sms_webhook_secret)
+    body = await request.body()  # at most 16 KiB (api.limits), before anything else is done
+    api = deps(request)
+    _verify(request, stamp, body, api.settings.sms_webhook_secret)
     sms = _parse(body)
     async with api.sessions() as session:
         seen = await inbound(session, message_id=sms.message_id)
@@ -79,13 +109,9 @@ async def inbound_sms(request: Request, api: Annotated[ApiDeps, Depends(deps)]) 
     return ReplyAnswer(result=result)
 
 
-def _verify(request: Request, body: bytes, secret: str) -> None:
-    """Refuse unless the gateway's HMAC matches and its timestamp is fresh (replays expire)."""
-    stamp = request.headers.get("X-Timestamp", "")
+def _verify(request: Request, stamp: str, body: bytes, secret: str) -> None:
+    """Refuse unless the gateway's HMAC of the fresh ``stamp`` and the body matches."""
     given = request.headers.get("X-Signature", "")
-    fresh = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
-    if not fresh or abs(time.time() - int(stamp)) > MAX_SKEW_S:
-        raise ApiError(401, "bad_signature", "missing or stale X-Timestamp")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(f"sha256={expected}".encode(), given.encode()):
         raise ApiError(401, "bad_signature", "the signature does not verify")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
+from api.openapi import refusals
 from client.cycles import CycleGone, CycleRefused
 from models.voucher import (
     AccountEntry,
@@ -77,7 +78,11 @@ class GoodsList(BaseModel):
     goods: list[FoodGoodView]
 
 
-@router.get("/v1/vouchers/{voucher_id}", dependencies=[Depends(require("wallet", "ops"))])
+@router.get(
+    "/v1/vouchers/{voucher_id}",
+    dependencies=[Depends(require("wallet", "ops"))],
+    responses=refusals({404: ["not_found"]}),
+)
 async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -> VoucherView:
     """A voucher's state, money and history, read from its cycle."""
     record = await _voucher(api, voucher_id, None)
@@ -98,7 +103,17 @@ async def get_voucher(voucher_id: str, api: Annotated[ApiDeps, Depends(deps)]) -
     )
 
 
-@router.post("/v1/vouchers/{voucher_id}/account", dependencies=GAS_ACTIVATION)
+@router.post(
+    "/v1/vouchers/{voucher_id}/account",
+    dependencies=GAS_ACTIVATION,
+    responses=refusals(
+        {
+            404: ["not_found", "account_not_found"],
+            409: ["account_already_used", "voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def enter_account(
     voucher_id: str, body: AccountEntry, api: Annotated[ApiDeps, Depends(deps)]
 ) -> AccountShown:
@@ -107,7 +122,17 @@ async def enter_account(
     return await _answer(api.cycles.enter_account(record.cycle_id, body), "activation_closed")
 
 
-@router.post("/v1/vouchers/{voucher_id}/confirm", dependencies=GAS_ACTIVATION)
+@router.post(
+    "/v1/vouchers/{voucher_id}/confirm",
+    dependencies=GAS_ACTIVATION,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: ["no_account_entered", "account_already_used", "voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def confirm_account(
     voucher_id: str, body: Confirmation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> StateAnswer:
@@ -117,7 +142,17 @@ async def confirm_account(
     return StateAnswer(state=activated.state)
 
 
-@router.post("/v1/vouchers/{voucher_id}/activate", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/activate",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: ["voucher_not_issued", "refused"],
+            410: ["activation_closed"],
+        }
+    ),
+)
 async def activate_food(
     voucher_id: str, body: FoodActivation, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Activated:
@@ -126,7 +161,25 @@ async def activate_food(
     return await _answer(api.cycles.activate(record.cycle_id), "activation_closed")
 
 
-@router.post("/v1/vouchers/{voucher_id}/redemptions", dependencies=WALLET)
+@router.post(
+    "/v1/vouchers/{voucher_id}/redemptions",
+    dependencies=WALLET,
+    responses=refusals(
+        {
+            404: ["not_found"],
+            409: [
+                "insufficient_balance",
+                "not_activated",
+                "purchase_id_conflict",
+                "purchase_limit_reached",
+                "voucher_not_issued",
+                "refused",
+            ],
+            410: ["voucher_closed"],
+            422: ["ineligible_goods", "discount_above_limit", "purchase_not_recordable"],
+        }
+    ),
+)
 async def redeem(
     voucher_id: str, body: Purchase, api: Annotated[ApiDeps, Depends(deps)]
 ) -> Redeemed:

@@ -8,7 +8,9 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
@@ -19,6 +21,10 @@ from temporalio.converter import (
 
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
+
+
+class UnreadablePayload(ValueError):
+    """A payload that no listed key opens: tampered, cut short, or sealed with an unknown key."""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -46,12 +52,16 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def _open(self, payload: Payload) -> Payload:
-        key_id = payload.metadata.get("encryption-key-id", b"").decode()
+        key_id = payload.metadata.get("encryption-key-id", b"").decode(errors="replace")
         cipher = self._by_id.get(key_id)
         if cipher is None:
-            raise ValueError(f"payload encrypted with unknown key {key_id!r}")
+            raise UnreadablePayload("payload encrypted with a key not in PAYLOAD_KEYS")
         data = payload.data
-        return Payload.FromString(cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None))
+        try:
+            opened = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
+            return Payload.FromString(opened)
+        except (InvalidTag, DecodeError, ValueError) as broken:
+            raise UnreadablePayload("payload tampered with or cut short") from broken
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
+from models.text import PrintableStr
 from models.voucher import Account
 
 # A month as the API and the cycles name it: YYYY-MM, years 1000-9999.
@@ -60,9 +61,9 @@ ACTIVATED_STATES = frozenset(
 class Citizen(BaseModel):
     """A potential recipient as SDU lists them."""
 
-    iin: str = Field(pattern=r"^\d{12}$")
-    region: str
-    locality: str | None = None
+    iin: str = Field(pattern=r"^[0-9]{12}$")
+    region: PrintableStr
+    locality: PrintableStr | None = None
     lang: Lang = "ru"
     family_size: int = Field(default=1, ge=1, le=30)
     assistance: list[Assistance] = Field(default_factory=lambda: list[Assistance](["TSA"]))

@@ -8,24 +8,32 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = str  # "sdu" | "wallet" | "provider" | "ops"
+ROLES = ("sdu", "wallet", "provider", "ops")
+MIN_SECRET_CHARS = 32
 
 # The embedded local stack's secrets (``make run``, ``make simulate``, the tests): public, so the
 # production entry points refuse them (``refuse_dev_secrets``).
 DEV_SMS_GATEWAY_TOKEN = "dev-sms-token"
 DEV_SMS_WEBHOOK_SECRET = "dev-webhook-secret"
-DEV_API_TOKENS = "sdu:dev-sdu,wallet:dev-wallet,provider:dev-provider,ops:dev-ops"
-DEV_PSEUDONYM_KEY = "dev-pseudonym-key"
+DEV_API_TOKENS = ",".join(
+    f"{role}:dev-{role}-token-public-local-stack-only"
+    for role in ("sdu", "wallet", "provider", "ops")
+)
+DEV_PSEUDONYM_KEY = "dev-pseudonym-key-public-local-stack-only"
 DEV_PAYLOAD_KEYS = "dev-1:ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
 
 
 class Settings(BaseSettings):
     """Every setting of the product, with the defaults of the embedded local stack."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # An invalid value is refused naming its variable; the input is never echoed (a secret).
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -50,7 +58,7 @@ class Settings(BaseSettings):
 
     # Keyed pseudonym of an IIN or phone number: workflow IDs, search attributes and the
     # database's routing keys carry this instead of the raw value.
-    pseudonym_key: str = Field(default=DEV_PSEUDONYM_KEY, min_length=8)
+    pseudonym_key: str = DEV_PSEUDONYM_KEY
     # Keys of the payload encryption, newest first: ``id:base64(32 bytes),…``. The first
     # encrypts; all decrypt, so a key is rotated by putting a new one in front.
     payload_keys: str = DEV_PAYLOAD_KEYS
@@ -109,6 +117,50 @@ class Settings(BaseSettings):
             raise ValueError("PROGRAM_DATA_DIR is not a folder")
         return folder
 
+    @field_validator("api_tokens")
+    @classmethod
+    def _one_long_token_per_role(cls, api_tokens: str) -> str:
+        """Each role named once, with its own printable token of at least 32 characters: a
+        blank, short or shared token would let a guess, or another role, through."""
+        roles = [item.partition(":")[0] for item in api_tokens.split(",")]
+        tokens = [item.partition(":")[2] for item in api_tokens.split(",")]
+        if sorted(roles) != sorted(ROLES):
+            raise ValueError(f"API_TOKENS must be role:token,… naming each of {ROLES} once")
+        if not all(_printable_word(token) for token in tokens):
+            raise ValueError("API_TOKENS: a token is blank or holds spaces or control characters")
+        if min(len(token) for token in tokens) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"API_TOKENS: each token must be at least {MIN_SECRET_CHARS} characters"
+            )
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("API_TOKENS: two roles share a token; each role needs its own")
+        return api_tokens
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_pseudonym_key(cls, key: str) -> str:
+        if len(key) < MIN_SECRET_CHARS or not _printable_word(key):
+            raise ValueError(
+                f"PSEUDONYM_KEY must be at least {MIN_SECRET_CHARS} printable characters "
+                "without spaces"
+            )
+        return key
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _distinct_32_byte_keys(cls, payload_keys: str) -> str:
+        """``id:base64-of-32-bytes,…``, newest first, with distinct ids (a duplicate id would
+        make the codec decrypt with the wrong key)."""
+        ids = []
+        for item in payload_keys.split(","):
+            key_id, _, encoded = item.partition(":")
+            if not _printable_word(key_id) or _key_bytes(encoded) is None:
+                raise ValueError("PAYLOAD_KEYS must be id:base64-of-32-bytes,… (newest first)")
+            ids.append(key_id)
+        if len(set(ids)) != len(ids):
+            raise ValueError("PAYLOAD_KEYS: two keys have the same id; each id must be distinct")
+        return payload_keys
+
     @property
     def send_spread(self) -> timedelta:
         """How long after the send moment the morning's last citizen is texted."""
@@ -116,8 +168,8 @@ class Settings(BaseSettings):
 
     def tokens_by_role(self) -> dict[str, Role]:
         """Map each API bearer token to its role (``API_TOKENS`` = ``role:token,…``)."""
-        pairs = (item.split(":", 1) for item in self.api_tokens.split(",") if ":" in item)
-        return {token.strip(): role.strip() for role, token in pairs}
+        pairs = (item.split(":", 1) for item in self.api_tokens.split(","))
+        return {token: role for role, token in pairs}
 
     def dev_defaults_in_use(self) -> list[str]:
         """The environment variables of the secrets that still hold a dev value, in a fixed order.
@@ -141,6 +193,20 @@ class Settings(BaseSettings):
         return [item.strip() for item in self.codec_cors_origins.split(",") if item.strip()]
 
 
+def _printable_word(value: str) -> bool:
+    """Not blank, and no whitespace, control or other non-printable character."""
+    return bool(value) and value.isprintable() and not any(c.isspace() for c in value)
+
+
+def _key_bytes(encoded: str) -> bytes | None:
+    """The 32 bytes of a base64 key, or None if it is not exactly that."""
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == 32 else None
+
+
 def _tokens(api_tokens: str) -> list[str]:
     """The tokens of ``role:token,…``, roles dropped."""
     return [item.split(":", 1)[1].strip() for item in api_tokens.split(",") if ":" in item]
@@ -155,6 +221,17 @@ def _payload_keys(payload_keys: str) -> list[bytes]:
         except binascii.Error:
             continue
     return keys
+
+
+def settings_from_environment() -> Settings:
+    """``Settings()`` for a production entry point: an invalid value exits with status 2 and
+    one line naming the variables at fault (never their values), not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        reasons = "; ".join(str(error["msg"]) for error in invalid.errors())
+        print(f"refusing to start: {reasons}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def refuse_dev_secrets(settings: Settings) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from models.text import MAX_QUANTITY, PrintableStr, Quantity, json_integer
 
 # A utility personal-account number: letters, digits and dashes (it goes into the provider's URL).
 ACCOUNT_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$"
@@ -49,21 +51,24 @@ class FoodActivation(BaseModel):
 
 # A purchase's sums stay within a 64-bit integer (the store's money columns, SQL's SUM over a
 # month): a line is at most 10⁶ units x 10⁹ ₸ = 10¹⁵ ₸, a purchase at most 500 lines.
-MAX_QTY = 10**6
+MAX_QTY = MAX_QUANTITY
 
 
 class PurchaseLine(BaseModel):
-    code: str = Field(min_length=1, max_length=80)
-    qty: Decimal = Field(gt=0, le=MAX_QTY, max_digits=10, decimal_places=3)
+    code: PrintableStr = Field(min_length=1, max_length=80)
+    qty: Quantity
     unit_price_kzt: int = Field(ge=0, le=10**9)
     discount_kzt: int = Field(ge=0, le=10**9)  # the whole line's discount, drawn from the balance
+
+    # A JSON ``false`` or ``"5"`` is not a number of tenge: the document says integer.
+    _integers = field_validator("unit_price_kzt", "discount_kzt", mode="before")(json_integer)
 
 
 class Purchase(BaseModel):
     """A shop's payment drawn from a food voucher."""
 
-    purchase_id: str = Field(min_length=1, max_length=120)
-    shop_id: str = Field(min_length=1, max_length=120)
+    purchase_id: PrintableStr = Field(min_length=1, max_length=120)
+    shop_id: PrintableStr = Field(min_length=1, max_length=120)
     items: list[PurchaseLine] = Field(min_length=1, max_length=500)
 
     @property

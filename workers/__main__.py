@@ -15,7 +15,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from client.connection import connect
 from client.logs import configure_logging
-from models.settings import Settings, refuse_dev_secrets
+from models.settings import Settings, refuse_dev_secrets, settings_from_environment
 from workers import create_worker, ensure_schedules, setup_namespace
 
 log = logging.getLogger("workers")
@@ -41,7 +41,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = Settings()
+    settings = settings_from_environment()
     refuse_dev_secrets(settings)
     configure_logging()
     asyncio.run(serve(settings))

@@ -121,7 +121,7 @@ async def test_roles_only_reach_their_own_routes(product: Product) -> None:
 
 
 async def test_a_withdrawn_citizen_is_never_texted(product: Product) -> None:
-    """DELETE before the send day ends the cycle WITHDRAWN; no SMS goes out."""
+    """A withdrawal before the send day ends the cycle WITHDRAWN; no SMS goes out."""
     month, rules = await product.next_month("gas")
     await product.sleep_until(calendar.month_start(month) + timedelta(hours=10))
     citizen = product.citizen("gas")
@@ -130,8 +130,9 @@ async def test_a_withdrawn_citizen_is_never_texted(product: Product) -> None:
         await sdu.post(url, json={"recipients": [_record(citizen)]})
         handle = product.handle("gas", month, citizen)
         await product.state_becomes(handle, CycleState.SCHEDULED)
-        gone = await sdu.delete(f"{url}/{citizen.iin}")
-        missing = await sdu.delete(f"{url}/{product.citizen('gas').iin}")
+        withdrawals = f"/v1/programs/gas/months/{month}/withdrawals"
+        gone = await sdu.post(withdrawals, json={"iin": citizen.iin})
+        missing = await sdu.post(withdrawals, json={"iin": product.citizen("gas").iin})
     assert gone.status_code == 200 and gone.json() == {"state": "WITHDRAWN"}
     assert missing.status_code == 404 and missing.json()["error"] == "not_listed"
     await product.state_becomes(handle, CycleState.WITHDRAWN)

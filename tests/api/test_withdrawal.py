@@ -1,4 +1,4 @@
-"""SDU's withdrawal of a listed citizen, ``DELETE …/recipients/{iin}`` (CONTRACTS.md §1)."""
+"""SDU's withdrawal of a listed citizen, ``POST …/withdrawals`` ``{"iin"}`` (CONTRACTS.md §1)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ MINUTE = timedelta(minutes=1)
 
 async def _withdraw(product: Product, program: str, month: str, citizen: Citizen) -> httpx.Response:
     async with product.api("sdu") as sdu:
-        return await sdu.delete(f"/v1/programs/{program}/months/{month}/recipients/{citizen.iin}")
+        return await sdu.post(
+            f"/v1/programs/{program}/months/{month}/withdrawals", json={"iin": citizen.iin}
+        )
 
 
 async def test_a_withdrawal_asked_again_answers_withdrawn_again(product: Product) -> None:
@@ -130,6 +132,34 @@ async def test_withdrawing_someone_never_listed_is_404(product: Product) -> None
     month, _ = await product.next_month("gas")
     answer = await _withdraw(product, "gas", month, product.citizen("gas"))
     assert (answer.status_code, answer.json()["error"]) == (404, "not_listed")
+
+
+async def test_the_iin_never_travels_in_the_url(product: Product) -> None:
+    """The old ``DELETE …/recipients/{iin}`` is gone (405: only the list's POST is there), and
+    the withdrawal's URL holds no IIN: a proxy's access log cannot learn who was withdrawn."""
+    month, rules = await product.next_month("gas")
+    citizen = product.citizen("gas")
+    cycle = await product.list(rules, month, citizen)
+    async with product.api("sdu") as sdu:
+        old = await sdu.delete(f"/v1/programs/gas/months/{month}/recipients/{citizen.iin}")
+        new = await sdu.post(
+            f"/v1/programs/gas/months/{month}/withdrawals", json={"iin": citizen.iin}
+        )
+    assert old.status_code in (404, 405)
+    assert (new.status_code, new.json()) == (200, {"state": "WITHDRAWN"})
+    assert citizen.iin not in str(new.request.url)
+    await product.state_becomes(cycle, CycleState.WITHDRAWN)
+
+
+async def test_a_withdrawal_of_a_malformed_iin_is_422(product: Product) -> None:
+    """An IIN that is not twelve digits (a control character in it too) is malformed."""
+    month, _ = await product.next_month("gas")
+    async with product.api("sdu") as sdu:
+        answers = [
+            await sdu.post(f"/v1/programs/gas/months/{month}/withdrawals", json={"iin": iin})
+            for iin in ("12345", "12345678901\x00", "")
+        ]
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(422, "malformed")] * 3
 
 
 async def _pending(product: Product, program: str, month: str, citizen: Citizen) -> None:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from models.cycle import CycleInput, cycle_id
+from models.settings import Settings
 from rules import calendar
 from simulators.cohort import sample_cohort
 from tests.browser.stack import COHORT, Stack, arrange_awaiting_consent, start_stack, stop_stack
@@ -140,7 +141,7 @@ def test_the_program_owner_reads_the_json_report_s_figures_on_the_month_page(
     """The month page of the arranged cycle's program-month shows what the JSON report says."""
     base = f"/v1/programs/{running.cycle.program}/months/{running.cycle.month}"
     with httpx.Client(
-        base_url=running.stack.api_url, headers={"Authorization": "Bearer dev-ops"}
+        base_url=running.stack.api_url, headers={"Authorization": f"Bearer {_ops_token()}"}
     ) as ops:
         report = ops.get(f"{base}/report").json()
     assert report["by_state"] == {"AWAITING_CONSENT": 1}, report
@@ -226,3 +227,8 @@ def _eventually(
         page.wait_for_timeout(500)
     (OUTPUT / "last-page.txt").write_text(page.inner_text("body"))
     raise AssertionError(f"not seen within {seconds}s (the page: {OUTPUT / 'last-page.txt'})")
+
+
+def _ops_token() -> str:
+    """The ops token of the stack's (development) settings."""
+    return next(t for t, role in Settings().tokens_by_role().items() if role == "ops")
