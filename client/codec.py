@@ -8,7 +8,9 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
@@ -19,6 +21,10 @@ from temporalio.converter import (
 
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
+
+
+class UndecryptablePayload(ValueError):
+    """A payload marked encrypted that no key opens: unknown key, too short, or tampered."""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -46,12 +52,17 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def _open(self, payload: Payload) -> Payload:
-        key_id = payload.metadata.get("encryption-key-id", b"").decode()
+        key_id = payload.metadata.get("encryption-key-id", b"").decode("utf-8", "replace")
         cipher = self._by_id.get(key_id)
         if cipher is None:
-            raise ValueError(f"payload encrypted with unknown key {key_id!r}")
+            raise UndecryptablePayload(f"payload encrypted with unknown key {key_id!r}")
         data = payload.data
-        return Payload.FromString(cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None))
+        try:
+            opened = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
+            return Payload.FromString(opened)
+        # Too short for a nonce and a tag, altered, or not a payload once opened.
+        except (InvalidTag, ValueError, DecodeError) as invalid:
+            raise UndecryptablePayload(f"payload under key {key_id!r} does not open") from invalid
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:
