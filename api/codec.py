@@ -12,7 +12,6 @@ from temporalio.api.common.v1 import Payloads
 from api.auth import require
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
-from client.codec import UndecryptablePayload
 
 router = APIRouter(tags=["ops"], dependencies=[Depends(require("ops"))])
 
@@ -21,10 +20,7 @@ router = APIRouter(tags=["ops"], dependencies=[Depends(require("ops"))])
 async def decode(request: Request, api: Annotated[ApiDeps, Depends(deps)]) -> dict[str, Any]:
     """Decrypt payloads (Temporal's remote codec protocol: ``{"payloads": […]}``)."""
     payloads = await _payloads(request)
-    try:
-        decoded = await api.codec.decode(payloads.payloads)
-    except UndecryptablePayload as invalid:
-        raise ApiError(422, "undecryptable", str(invalid)) from invalid
+    decoded = await api.codec.decode(payloads.payloads)
     return json_format.MessageToDict(Payloads(payloads=decoded))
 
 
