@@ -9,7 +9,7 @@ real database refuses (NUL characters, integer ranges) is reached too.
 Hypothesis only draws the inputs here (``_examples``), deterministically; a sync ``@given``
 cannot await the product, so each test sends the drawn values itself and reports the first one
 that breaks a property, as it was sent (nothing is shrunk). ``FUZZ_EXAMPLES`` sets how many
-requests each route gets per test and database (120 by default, for CI's time); e.g.
+requests each route gets per test and database (60 by default, for CI's time); e.g.
 ``FUZZ_EXAMPLES=1000`` gives every route over 2,000 across the two databases.
 """
 
@@ -51,7 +51,7 @@ from tests.integration.postgres import Cluster, running_cluster, unavailable
 
 T = TypeVar("T")
 # Requests per route, per test and database.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 MISSING = object()  # a field left out of a near-valid body
 REFERENCE = load_reference()
 GOODS = [good.code for good in REFERENCE.food_goods()]
@@ -723,6 +723,24 @@ async def test_fuzzed_wallet_and_provider_requests_never_fail(
         for m, body in reports:
             url = f"/v1/programs/gas/months/{m}/consumption"
             await _send(provider, "POST", url, body, database=database, content=_encode(body))
+
+
+async def test_a_voucher_id_no_voucher_can_have_is_404(
+    product: Product, database: Database
+) -> None:
+    """An ID with a NUL (which PostgreSQL refuses even in a query), non-BMP characters or 5,000
+    characters is no voucher: 404 on every voucher route, nothing looked up, nothing changed."""
+    odd = ["%00", "V%00", "V" + "0" * 18 + "%00", quote("\U0001f600V", safe=""), "V" * 5_000]
+    async with _client(product, "wallet") as wallet:
+        for voucher_id in odd:
+            url = f"/v1/vouchers/{voucher_id}"
+            answer = await _send(wallet, "GET", url, url, database=database)
+            assert answer.status_code == 404, f"{url} -> {answer.status_code}"
+            for route, body in (("account", {"account_number": "1"}), ("activate", {})):
+                answer = await _send(
+                    wallet, "POST", f"{url}/{route}", body, database=database, json=body
+                )
+                assert answer.status_code == 404, f"{url}/{route} -> {answer.status_code}"
 
 
 async def test_oversized_bodies_are_refused_with_4xx(product: Product, database: Database) -> None:
