@@ -194,7 +194,7 @@ async def test_a_whole_month_logs_and_sends_no_iin_and_no_phone(
     food_voucher = await product.state_becomes(cycles[eating.iin], CycleState.VOUCHER_ISSUED)
 
     account = product.account("AST")
-    line = {"code": GOOD, "qty": 1, "unit_price_kzt": 500, "discount_kzt": 100}
+    line = {"code": GOOD, "qty": 1, "unit_price_kzt": 500, "discount_kzt": 10}
     async with product.api("wallet") as wallet:
         gas_url, food_url = (f"/v1/vouchers/{v.voucher_id}" for v in (gas_voucher, food_voucher))
         shown = await wallet.post(f"{gas_url}/account", json={"account_number": account})
