@@ -3,6 +3,7 @@ purchases. Each is a workflow query or update, so the answer is the cycle's own 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
@@ -244,9 +245,16 @@ async def food_goods(api: Annotated[ApiDeps, Depends(deps)]) -> GoodsList:
     )
 
 
+# models.cycle.voucher_id's form: "V" and 19 upper-case hex digits.
+_VOUCHER_ID = re.compile(r"V[0-9A-F]{19}")
+
+
 async def _voucher(api: ApiDeps, voucher_id: str, program: str | None) -> VoucherRecord:
-    async with api.sessions() as session:
-        record = await voucher(session, voucher_id=voucher_id)
+    record = None
+    # What no voucher ID can be is not looked up: PostgreSQL refuses a NUL even in a query.
+    if _VOUCHER_ID.fullmatch(voucher_id):
+        async with api.sessions() as session:
+            record = await voucher(session, voucher_id=voucher_id)
     if record is None or (program is not None and record.program != program):
         raise ApiError(
             404, "not_found", f"no {program or ''} voucher {voucher_id}".replace("  ", " ")

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.base import RequestResponseEndpoint
 
-from simulators.state import Fault, World
+from simulators.state import Fault, Received, World
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -66,6 +66,11 @@ def install_common(
         # Control routes are the test's side channel: never counted, never faulted.
         if request.url.path.startswith("/sim/"):
             return await call_next(request)
+        raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        query: bytes = request.scope.get("query_string", b"")
+        target = (raw + (b"?" + query if query else b"")).decode("latin-1")
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
+        world.received.append(Received(system, request.method, target, headers))
         fault = world.take_fault(system)
         if fault is not None:
             if fault.delay_s:

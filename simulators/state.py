@@ -42,6 +42,17 @@ class SentSms:
 
 
 @dataclass(frozen=True)
+class Received:
+    """What a simulator saw of one request's envelope: where it went and its headers (the
+    bodies are recorded by each system in its own terms)."""
+
+    system: str
+    method: str
+    target: str  # the path with its query, as sent
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Account:
     """A personal account in the gas provider's billing system."""
 
@@ -82,6 +93,7 @@ class World:
         default_factory=lambda: {name: deque() for name in SYSTEMS}
     )
     requests: Counter[str] = field(default_factory=Counter)
+    received: list[Received] = field(default_factory=list)
     webhook_url: str | None = None
     webhook_secret: str = ""
     sms_by_key: dict[str, SentSms] = field(default_factory=dict, repr=False)

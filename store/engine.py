@@ -37,13 +37,19 @@ _SCHEMA_LOCK = 0x5357_5343_4845_4D41  # "SWSCHEMA"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets WAL and a busy timeout for concurrent writers."""
+    """An async engine for ``url``; SQLite gets WAL and a busy timeout for concurrent writers.
+
+    Its errors and statement logs never show a statement's parameters (``hide_parameters``):
+    they hold IINs, and an error's text travels into logs and Temporal's failure messages.
+    """
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        return create_async_engine(
+            url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        )
     # A lock wait shorter than the shortest activity timeout (10 s): a locked database gives a
     # clean "database is locked" error and a retry, never a write cancelled mid-transaction
     # that keeps holding the lock.
-    engine = create_async_engine(url, connect_args={"timeout": 5})
+    engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:

@@ -68,7 +68,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     )
     activities = [
         Bmg(clients.bmg, pseudonym_key=settings.pseudonym_key).find_phone,
-        Sdu(clients.sdu).journal,
+        Sdu(clients.sdu, pseudonym_key=settings.pseudonym_key).journal,
         wallet.issue_voucher,
         wallet.notify,
         gas.find_account,

@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, DateTime, Index, MetaData, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 from temporalio.client import Client
@@ -69,6 +70,22 @@ async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_statement_s_error_carries_no_parameters(database_url: str) -> None:
+    """A database error's text (which reaches logs and Temporal's failure messages) never
+    quotes the statement's parameters: they hold IINs."""
+    engine = create_engine(database_url)
+    try:
+        await create_schema(engine)
+        with pytest.raises(DBAPIError) as failed:
+            async with engine.begin() as connection:
+                statement = text("INSERT INTO listings (program, month) VALUES (:iin, :iin)")
+                await connection.execute(statement, {"iin": "870412300123"})
+    finally:
+        await engine.dispose()
+    assert "870412300123" not in str(failed.value)
+    assert "hidden" in str(failed.value)
 
 
 def _drift(connection: Connection) -> list[Any]:
