@@ -156,9 +156,6 @@ async def _withdraw(product: Product, program: str, month: str, iin: str) -> Non
         answer = await sdu.post(
             f"/v1/programs/{program}/months/{month}/withdrawals", json={"iin": iin}
         )
-        if answer.status_code in (404, 405) and "not_listed" not in answer.text:
-            # Until the route by body exists on this branch (the "door" work): the old route.
-            answer = await sdu.delete(f"/v1/programs/{program}/months/{month}/recipients/{iin}")
     assert answer.json() == {"state": "WITHDRAWN"}, answer.text
 
 
