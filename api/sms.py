@@ -17,7 +17,7 @@ from api.errors import ApiError
 from api.limits import door_check
 from api.openapi import refusals
 from models.cycle import AWAITING_STATES, CycleState, Reply, ReplyResult
-from models.text import PrintableStr
+from models.text import MessageText, PrintableStr
 from rules.phones import normalise_phone
 from rules.pseudonyms import phone_ref
 from rules.replies import parse_reply
@@ -41,7 +41,7 @@ class InboundSms(BaseModel):
     message_id: PrintableStr = Field(min_length=1, max_length=200)
     sender: PrintableStr = Field(alias="from", min_length=1, max_length=40)
     to: PrintableStr = Field(min_length=1, max_length=20)
-    text: PrintableStr = Field(max_length=1_000)
+    text: MessageText = Field(max_length=1_000)
     received_at: datetime
 
     @field_validator("received_at", mode="before")

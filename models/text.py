@@ -33,6 +33,17 @@ def _printable(value: str) -> str:
 PrintableStr = Annotated[str, AfterValidator(_printable)]
 """A ``str`` refused (422) if it holds a control character: use for every string stored."""
 
+_LINE_BREAKS = re.compile(r"[\t\r\n]+")
+
+
+def _one_line(value: str) -> str:
+    return _printable(_LINE_BREAKS.sub(" ", value))
+
+
+MessageText = Annotated[str, AfterValidator(_one_line)]
+"""A citizen's message: tabs and line breaks (a phone may add them) become one space, so what is
+stored is printable; any other control character is refused (422)."""
+
 
 def json_integer(value: object) -> object:
     """A field validator (before) keeping an integer field to JSON's integers: ``5`` or ``5.0``,

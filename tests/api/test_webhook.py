@@ -71,6 +71,14 @@ async def test_a_consent_through_the_gateway_issues_the_voucher(product: Product
     await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
 
 
+async def test_a_reply_broken_over_lines_is_still_read(product: Product) -> None:
+    """A phone that adds a line break (``21*1`` then Enter) still consents: the break is read as
+    a space, never refused, so the reply is not lost."""
+    citizen, rules, cycle = await _awaiting(product, "gas")
+    assert await product.text_back(citizen, rules, "21*1\r\n") == "consent"
+    await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+
+
 async def test_a_forged_signature_is_refused_and_changes_nothing(product: Product) -> None:
     """A consent signed with another secret gets 401 and the cycle keeps waiting."""
     citizen, rules, cycle = await _awaiting(product, "gas")
