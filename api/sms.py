@@ -99,11 +99,10 @@ async def inbound_sms(
         return ReplyAnswer(result="duplicate")
     phone = normalise_phone(sms.sender)
     ref = phone_ref(api.settings.pseudonym_key, phone) if phone else "unknown"
-    if seen is None:
-        # Kept before it is decided. Another gateway node delivering the same message at the
-        # same moment loses this insert but is routed all the same: the cycle counts it once.
-        await _keep(api, sms, ref)
-    result = await _route(api, sms, ref)
+    # Kept before it is decided. Another gateway node delivering the same message at the same
+    # moment loses this insert but is routed all the same: the cycle counts it once.
+    first = seen is None and await _keep(api, sms, ref)
+    result = await _route(api, sms, ref, first=first)
     async with api.sessions() as session:
         await record_reply_result(session, message_id=sms.message_id, result=result)
     return ReplyAnswer(result=result)
@@ -124,8 +123,8 @@ def _parse(body: bytes) -> InboundSms:
         raise ApiError(422, "malformed", f"not an inbound SMS: {invalid}") from invalid
 
 
-async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> None:
-    """Record the message before deciding it (another request may have recorded it first)."""
+async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
+    """Record the message before deciding it; False if another request recorded it first."""
     message = InboundSmsRecord(
         message_id=sms.message_id,
         phone_ref=ref,
@@ -134,12 +133,12 @@ async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> None:
         received_at=sms.received_at,
     )
     async with api.sessions() as session:
-        # False if another request recorded it first: it is routed all the same, and the
-        # cycle counts it once.
-        await keep_inbound(session, message=message)
+        return await keep_inbound(session, message=message)
 
 
-async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
+async def _route(api: ApiDeps, sms: InboundSms, ref: str, *, first: bool) -> ReplyResult:
+    """What the message means to its cycle. ``first``: no other request has this message; one
+    that has it, and found its cycle decided, is the duplicate of the message that decided it."""
     async with api.sessions() as session:
         cycle = await reply_route(session, phone_ref=ref, short_number=sms.to)
     if cycle is None:
@@ -151,7 +150,7 @@ async def _route(api: ApiDeps, sms: InboundSms, ref: str) -> ReplyResult:
         # Decided (a voucher issued, a refusal, a final state): the cycle would change nothing
         # but a standing consent, which the database withdraws below. Answered here, the reply
         # never reaches the cycle's history, however many a phone sends (issue 12 item 5).
-        result = "late"
+        result = "late" if first else "duplicate"
     if result == "late" and await _withdraws_standing_consent(api, sms, cycle):
         return "refusal"
     return result

@@ -74,6 +74,7 @@ def _decimal_3dp(pattern: str, minimum: int, maximum: int = _MAX_WHOLE) -> Any:
     """The type of a decimal of at most 3 places, from ``minimum`` to ``maximum`` (999,999,999
     and its decimals unless said otherwise; ``pattern`` says the same for strings)."""
     matches = re.compile(pattern).fullmatch
+    lowest = "above 0" if minimum == 1 else f"from {minimum}"
 
     def parse(value: object) -> Decimal:
         if isinstance(value, Decimal) and value.is_finite():
@@ -86,7 +87,7 @@ def _decimal_3dp(pattern: str, minimum: int, maximum: int = _MAX_WHOLE) -> Any:
         elif isinstance(value, str) and matches(value):
             return Decimal(value)
         raise ValueError(
-            f"must be a decimal from {minimum} to {maximum} with at most 3 digits after the "
+            f"must be a decimal {lowest}, at most {maximum}, with at most 3 digits after the "
             'point: a JSON integer, or a string such as "12.5"'
         )
 

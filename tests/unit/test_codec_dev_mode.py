@@ -17,8 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL = {
     "SMS_GATEWAY_TOKEN": "gw-4b1f0c9e7a2d",
     "SMS_WEBHOOK_SECRET": "whsec-9c2e71d04ab3f865",
-    "API_TOKENS": "sdu:t-sdu-81f2,wallet:t-wallet-3c9a,provider:t-provider-77d0,ops:t-ops-e41b",
-    "PSEUDONYM_KEY": "pk-5e0a93c1d7f24b68",
+    "API_TOKENS": ",".join(
+        f"{role}:t-{role}-{seed}-5e0a93c1d7f24b68e2c9a0d47b13f6e8"
+        for role, seed in (
+            ("sdu", "81f2"),
+            ("wallet", "3c9a"),
+            ("provider", "77d0"),
+            ("ops", "e41b"),
+        )
+    ),
+    "PSEUDONYM_KEY": "pk-5e0a93c1d7f24b68e2c9a0d47b13f6e8",
     "PAYLOAD_KEYS": "2026-11:" + base64.b64encode(bytes(range(32))).decode(),
 }
 
