@@ -83,7 +83,9 @@ async def test_a_control_character_in_a_signed_sms_is_422_and_nothing_changes(
         "received_at": datetime.now(UTC).isoformat(),
     }
     async with product.api("sdu") as http:
-        for bad in BAD:
+        # A line break in the text is read as a space (test_webhook.py); every other
+        # control character is refused there too.
+        for bad in [b for b in BAD if not (field == "text" and b == "\n")]:
             body = _body({**sms, field: f"{sms[field]}{bad}"})
             answer = await http.post(
                 "/v1/sms/inbound", content=body, headers=_signed(product, body)
