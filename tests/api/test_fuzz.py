@@ -53,6 +53,8 @@ from tests.integration.postgres import Cluster, running_cluster, unavailable
 T = TypeVar("T")
 # Requests per route, per test and database.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+# A long run (FUZZ_EXAMPLES=1000) needs more than the suite's 120 s a test: about 0.6 s a request.
+pytestmark = pytest.mark.timeout(max(120, EXAMPLES * 2))
 MISSING = object()  # a field left out of a near-valid body
 REFERENCE = load_reference(EXAMPLE_PROGRAM_DATA)
 GOODS = [good.code for good in REFERENCE.food_goods()]
