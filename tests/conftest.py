@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.harness import Product, run_product
+from tests.harness import Product, fresh_product
 from workers import setup_namespace
 
 BIN = Path(sys.executable).parent
@@ -45,14 +43,5 @@ async def product(
     The worker gets a plain client, so the clock moves only when a test calls ``env.sleep``.
     A test may change settings: ``@pytest.mark.parametrize("product", [{…}], indirect=True)``.
     """
-    plain = await Client.connect(
-        env.client.service_client.config.target_host, namespace=env.client.namespace
-    )
-    async with run_product(
-        env,
-        plain,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
-        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
-        **getattr(request, "param", {}),
-    ) as running:
+    async with fresh_product(env, tmp_path, **getattr(request, "param", {})) as running:
         yield running

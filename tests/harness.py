@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -252,3 +254,23 @@ async def run_product(
         # leaves the test server's time-skipping lock held.
         if product is not None:
             await product.stop_cycles()
+
+
+@asynccontextmanager
+async def fresh_product(
+    env: WorkflowEnvironment, tmp_path: Path, **changes: Any
+) -> AsyncIterator[Product]:
+    """The product on a fresh task queue and database under ``tmp_path``, with ``changes`` to
+    its settings. Its worker gets a plain client, so the clock moves only when a test calls
+    ``env.sleep``."""
+    plain = await Client.connect(
+        env.client.service_client.config.target_host, namespace=env.client.namespace
+    )
+    async with run_product(
+        env,
+        plain,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
+        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
+        **changes,
+    ) as running:
+        yield running

@@ -8,7 +8,6 @@ import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,10 +19,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.harness import Product, run_product
+from tests.harness import Product, fresh_product
 
 ISSUER = "https://sso.test.kz/realms/ops"
 AUDIENCE = "temporal-ui"
@@ -83,28 +81,12 @@ def idp() -> Iterator[tuple[IdentityProvider, str]]:
         server.server_close()
 
 
-async def _product(
-    env: WorkflowEnvironment, tmp_path: Path, **changes: Any
-) -> AsyncIterator[Product]:
-    plain = await Client.connect(
-        env.client.service_client.config.target_host, namespace=env.client.namespace
-    )
-    async with run_product(
-        env,
-        plain,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
-        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
-        **changes,
-    ) as running:
-        yield running
-
-
 @pytest.fixture
 async def sso_product(
     env: WorkflowEnvironment, tmp_path: Path, idp: tuple[IdentityProvider, str]
 ) -> AsyncIterator[Product]:
     """The product with SSO configured and the dev mode off (production's settings)."""
-    async for running in _product(
+    async with fresh_product(
         env,
         tmp_path,
         oidc_issuer=ISSUER,
@@ -113,14 +95,14 @@ async def sso_product(
         oidc_roles_claim="realm_access.roles",
         codec_cors_origins=UI_ORIGIN,
         codec_dev_open=False,
-    ):
+    ) as running:
         yield running
 
 
 @pytest.fixture
 async def dev_product(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Product]:
     """The product as ``make run`` configures it: the codec open without a token."""
-    async for running in _product(env, tmp_path, codec_dev_open=True):
+    async with fresh_product(env, tmp_path, codec_dev_open=True) as running:
         yield running
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api import create_app
@@ -23,7 +21,7 @@ from models.cycle import CycleState
 from models.program_data import ProgramDataError
 from models.settings import Settings
 from rules import calendar
-from tests.harness import Product, eventually, run_product
+from tests.harness import Product, eventually, fresh_product
 from workers import create_worker
 
 
@@ -32,16 +30,8 @@ async def strict_product(env: WorkflowEnvironment, tmp_path: Path) -> AsyncItera
     """The product as a real deployment runs it: sample figures not allowed, and its own copy
     of the example's program data, into which a test may drop real figures."""
     shutil.copytree(EXAMPLE_PROGRAM_DATA, tmp_path / "data")
-    plain = await Client.connect(
-        env.client.service_client.config.target_host, namespace=env.client.namespace
-    )
-    async with run_product(
-        env,
-        plain,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
-        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
-        program_data_dir=tmp_path / "data",
-        allow_sample_figures=False,
+    async with fresh_product(
+        env, tmp_path, program_data_dir=tmp_path / "data", allow_sample_figures=False
     ) as running:
         yield running
 

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from devtools.embedded import EXAMPLE_PROGRAM_DATA
 from models.cycle import CycleState
 from models.programs import ProgramVersion, load_programs
 from rules import calendar
-from tests.harness import Product, run_product
+from tests.harness import Product, fresh_product
 
 MINUTE = timedelta(minutes=1)
 GOOD = "buckwheat"
@@ -47,16 +45,8 @@ async def seed_002(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Pr
     years = sorted({int(first[:4]), int(second[:4])})
     mrp = [{"year": y, "kzt": 4325, "source": "sample: test"} for y in years]
     (data / "mrp.json").write_text(json.dumps({"mrp": mrp}))
-    plain = await Client.connect(
-        env.client.service_client.config.target_host, namespace=env.client.namespace
-    )
-    async with run_product(
-        env,
-        plain,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
-        task_queue=f"cycles-{uuid.uuid4().hex[:8]}",
-        program_data_dir=data,
-        allow_sample_figures=True,
+    async with fresh_product(
+        env, tmp_path, program_data_dir=data, allow_sample_figures=True
     ) as running:
         yield running
 
