@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.harness import Product, fresh_product
+from tests.integration.postgres import Cluster, running_cluster, unavailable
 from workers import setup_namespace
 
 BIN = Path(sys.executable).parent
@@ -44,4 +45,14 @@ async def product(
     A test may change settings: ``@pytest.mark.parametrize("product", [{…}], indirect=True)``.
     """
     async with fresh_product(env, tmp_path, **getattr(request, "param", {})) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server for the module; each test gets a database of its own."""
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_cluster() as running:
         yield running

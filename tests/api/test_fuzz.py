@@ -23,7 +23,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +48,6 @@ from rules.phones import normalise_phone
 from store import tables  # noqa: F401  (every table of the metadata compared)
 from store.engine import create_engine
 from tests.harness import Product, run_product
-from tests.integration.postgres import Cluster, running_cluster, unavailable
 
 T = TypeVar("T")
 # Requests per route, per test and database.
@@ -84,16 +83,6 @@ def _examples(strategy: st.SearchStrategy[T], share: float = 1.0) -> list[T]:
 
 
 # --- the product on each database ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """One PostgreSQL server for the module; each test gets a database of its own."""
-    reason = unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_cluster() as running:
-        yield running
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,7 +4,7 @@ PostgreSQL server (where its binaries are installed)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.search import ALL
-from tests.integration.postgres import Cluster, running_cluster, unavailable
 from workers import setup_namespace
 
 BIN = Path(sys.executable).parent
@@ -32,13 +31,3 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
     finally:
         await environment.shutdown()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """One PostgreSQL server for the module; each test gets a database of its own."""
-    reason = unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    with running_cluster() as running:
-        yield running

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from models.settings import Settings, refuse_dev_secrets
+from tests.entry_points import run_entry_point
 
-ROOT = Path(__file__).resolve().parents[2]
 REAL = {
     "SMS_GATEWAY_TOKEN": "gw-4b1f0c9e7a2d",
     "SMS_WEBHOOK_SECRET": "whsec-9c2e71d04ab3f865",
@@ -53,18 +51,6 @@ def test_the_dev_mode_is_refused_even_where_dev_secrets_are_allowed(
 def test_the_production_entry_point_exits_on_the_dev_mode(entry_point: str, tmp_path: Path) -> None:
     """``python -m api`` and ``python -m workers`` exit with status 2 before connecting."""
     env = {**os.environ, **REAL, "CODEC_DEV_OPEN": "true", "ALLOW_DEV_SECRETS": "1"}
-    env |= {
-        "TEMPORAL_ADDRESS": "127.0.0.1:1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'voucher.db'}",
-        "API_PORT": "0",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", entry_point],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_entry_point(entry_point, env, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("refusing to start: CODEC_DEV_OPEN")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,8 @@ from models.settings import (
     Settings,
     refuse_dev_secrets,
 )
+from tests.entry_points import run_entry_point
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ["SMS_GATEWAY_TOKEN", "SMS_WEBHOOK_SECRET", "API_TOKENS", "PSEUDONYM_KEY", "PAYLOAD_KEYS"]
 DEV_VALUES = [
     DEV_SMS_GATEWAY_TOKEN,
@@ -125,20 +123,7 @@ def test_allow_dev_secrets_lifts_the_refusal(
 def test_the_production_entry_point_exits_on_dev_secrets(entry_point: str, tmp_path: Path) -> None:
     """``python -m api`` and ``python -m workers`` exit with status 2 before connecting."""
     env = {k: v for k, v in os.environ.items() if k not in {*SECRETS, "ALLOW_DEV_SECRETS"}}
-    # Should the refusal fail, nothing reachable and nothing written outside tmp_path.
-    env |= {
-        "TEMPORAL_ADDRESS": "127.0.0.1:1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'voucher.db'}",
-        "API_PORT": "0",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", entry_point],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_entry_point(entry_point, env, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("refusing to start: SMS_GATEWAY_TOKEN, SMS_WEBHOOK_SECRET")
     assert done.stdout == "" and not any(value in done.stderr for value in DEV_VALUES)
@@ -213,20 +198,7 @@ def test_the_production_entry_point_exits_on_an_invalid_secret_without_echoing_i
     """An invalid ``API_TOKENS``: exit status 2 and one line naming it, never a traceback or the
     value, before anything connects."""
     env = {k: v for k, v in os.environ.items() if k not in {*SECRETS, "ALLOW_DEV_SECRETS"}}
-    env |= {
-        "TEMPORAL_ADDRESS": "127.0.0.1:1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'voucher.db'}",
-        "API_PORT": "0",
-        "API_TOKENS": _tokens(ops=SECRET[:20]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", entry_point],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_entry_point(entry_point, env | {"API_TOKENS": _tokens(ops=SECRET[:20])}, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("refusing to start: ") and done.stderr.count("\n") == 1
     assert "API_TOKENS" in done.stderr and "Traceback" not in done.stderr
