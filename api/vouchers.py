@@ -25,7 +25,7 @@ from models.voucher import (
     Purchase,
     Redeemed,
 )
-from rules.voucher import line_discount_limit
+from rules.voucher import line_discount_allowed, line_discount_limit
 from store.tables import VoucherRecord
 from store.vouchers import incurable, purchase_count, redemption, voucher
 
@@ -225,10 +225,12 @@ def _within_the_goods(api: ApiDeps, purchase: Purchase) -> None:
         good = goods[line.code]
         assert good is not None
         cap = good.max_discount_per_unit_kzt
-        limit = line_discount_limit(
-            qty=line.qty, unit_price_kzt=line.unit_price_kzt, cap_per_unit_kzt=cap
+        price = line.unit_price_kzt
+        allowed = line_discount_allowed(
+            line.discount_kzt, qty=line.qty, unit_price_kzt=price, cap_per_unit_kzt=cap
         )
-        if line.discount_kzt > limit:
+        if not allowed:
+            limit = line_discount_limit(qty=line.qty, unit_price_kzt=price, cap_per_unit_kzt=cap)
             raise ApiError(
                 422,
                 "discount_above_limit",
