@@ -1,7 +1,7 @@
 """Bearer tokens, one role each: a route admits only its own roles (401 / 403).
 
 The check is a door check (``api.limits``): it runs on the request's headers before its body
-is read, and again as the route's dependency.
+is read; the route's dependency then takes the door's answer.
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ def require(*roles: str, dev_open: bool = False) -> Callable[[Request], Awaitabl
 
     @door_check
     async def check(request: Request) -> str:
+        # The door decided this request already (the scope is the request's own): its route
+        # dependency takes that answer instead of verifying the token a second time.
+        decided: dict[object, str] = request.scope.setdefault("roles_admitted", {})
+        if check not in decided:
+            decided[check] = await _admitted(request)
+        return decided[check]
+
+    async def _admitted(request: Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header and dev_open and request.app.state.settings.codec_dev_open:
