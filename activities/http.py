@@ -24,7 +24,7 @@ def raise_for_retry(response: httpx.Response, system: str) -> None:
     if status >= 500 or status in (408, 409, 425):
         raise ApplicationError(message, type="Unavailable")
     # Retried too (every ten minutes at most): failing the cycle would lose it, while a
-    # rejected request shows in the Web UI as a pending activity until the cause is fixed.
+    # rejected request is retried, logged by the worker, until the cause is fixed.
     raise ApplicationError(message, type="Rejected")
 
 

@@ -70,7 +70,8 @@ class Records:
 
     @activity.defn(name="records.claim_account")
     async def claim_account(self, claim: AccountClaim) -> bool:
-        """Claim the account for this voucher; False if another voucher holds it.
+        """Claim the account for this voucher and record the voucher activated on it; False
+        (nothing recorded) if another voucher holds it.
 
         The table's primary key (month, account) makes the claim atomic across every cycle:
         of two vouchers confirming the same account at the same instant, exactly one wins.
@@ -83,9 +84,17 @@ class Records:
             activated_at=claim.at,
         )
         async with self._sessions() as session:
-            if await vouchers.claim_account(session, activation=activation):
-                return True
-        return not await self.account_taken(claim)  # a retry of our own claim wins again
+            won = await vouchers.claim_account(session, activation=activation)
+        if not won and await self.account_taken(claim):
+            return False  # (a retry of our own claim wins again)
+        async with self._sessions() as session:
+            await vouchers.mark_activated(
+                session,
+                voucher_id=claim.voucher_id,
+                at=claim.at,
+                account_number=claim.account_number,
+            )
+        return True
 
     @activity.defn(name="records.activation")
     async def record_activation(self, act: ActivationAct) -> None:

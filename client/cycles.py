@@ -47,6 +47,7 @@ from models.cycle import (
 )
 from models.programs import ProgramBook, ProgramVersion
 from models.reference import Reference
+from models.rulebook import rules_ref
 from models.search import CYCLE_STATE, cycle_attributes
 from models.voucher import (
     AccountEntry,
@@ -93,10 +94,10 @@ class CycleGone(Exception):
     """No cycle runs under that ID: it has ended (its month is over) or never started."""
 
 
-def _static_details(cycle: CycleInput) -> str:
+def _static_details(cycle: CycleInput, rules: ProgramVersion) -> str:
     """What the Web UI shows of a cycle before it is opened further: program, month, region,
     pseudonym and the month's moments (Almaty time); no IIN, no phone number."""
-    rules, month = cycle.rules, cycle.month
+    month = cycle.month
 
     def almaty(moment: datetime) -> str:
         return f"{moment.astimezone(calendar.ALMATY):%Y-%m-%d %H:%M}"
@@ -326,6 +327,13 @@ class CycleClient:
     def _handle(self, cycle: str) -> WorkflowHandle[CitizenCycle, CycleStatus]:
         return self.client.get_workflow_handle_for(CitizenCycle.run, cycle)
 
+    def _rules_of(self, cycle: CycleInput) -> ProgramVersion:
+        """The version ``cycle`` names, from this client's program book."""
+        for version in self._programs.versions:
+            if rules_ref(version) == cycle.rules_ref:
+                return version
+        raise ValueError(f"no program version {cycle.rules_ref} in this program book")
+
     def _start_options(self, cycle: CycleInput) -> _StartOptions:
         return {
             "id": cycle_id(cycle.program, cycle.month, cycle.citizen_ref),
@@ -336,7 +344,7 @@ class CycleClient:
             ),
             "static_summary": f"{cycle.program} voucher cycle {cycle.month}, region "
             f"{cycle.citizen.region}, citizen {cycle.citizen_ref}",
-            "static_details": _static_details(cycle),
+            "static_details": _static_details(cycle, self._rules_of(cycle)),
         }
 
     async def _update(

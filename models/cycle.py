@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from models.programs import Assistance, Lang, ProgramCode, ProgramVersion
+from models.programs import Assistance, Lang, ProgramCode
+from models.rulebook import RulesRef
 from models.text import PrintableStr
 from models.voucher import Account
 
@@ -70,13 +71,14 @@ class Citizen(BaseModel):
 
 
 class CycleInput(BaseModel):
-    """Everything a cycle needs, resolved when the citizen is listed."""
+    """Everything a cycle needs, resolved when the citizen is listed; its rules by reference
+    (``models.rulebook``), so that a cycle's input stays well under a kilobyte."""
 
     program: ProgramCode
     month: str = Field(pattern=MONTH_PATTERN)
     citizen: Citizen
     citizen_ref: str
-    rules: ProgramVersion
+    rules_ref: RulesRef
     voucher_amount_kzt: int | None = None
     listed_at: datetime | None = None  # when the intake admitted the batch (workflow time)
     # Seconds after the send moment this citizen is texted (``SEND_SPREAD_MINUTES``).

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # Keys of the payload encryption, newest first: ``id:base64(32 bytes),…``. The first
     # encrypts; all decrypt, so a key is rotated by putting a new one in front.
     payload_keys: str = DEV_PAYLOAD_KEYS
-    # The SMS gateway's contracted rate, shared by every worker (a task-queue rate limit).
+    # SMS a second one worker sends at most: its share of the gateway's contracted rate.
     sms_per_second: float = Field(default=100.0, gt=0)
     # Port of the worker's Prometheus metrics endpoint; 0 serves none.
     metrics_port: int = 0

@@ -1,4 +1,4 @@
-"""What a cycle is given when its citizen is listed: the resolved rules and the voucher value."""
+"""What a cycle is given when its citizen is listed: its rules, by reference, and its voucher."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from models.cycle import Citizen, CycleInput
 from models.programs import ProgramNotConfigured, ProgramVersion
+from models.rulebook import rules_ref
 from rules.voucher import food_voucher_amount
 
 
@@ -45,7 +46,7 @@ def prepare_cycle(
         month=month,
         citizen=citizen,
         citizen_ref=citizen_ref,
-        rules=rules,
+        rules_ref=rules_ref(rules),
         voucher_amount_kzt=amount,
         listed_at=listed_at,
         send_offset_s=send_offset(citizen_ref, send_spread),

@@ -20,16 +20,16 @@ from activities.gas_provider import GasProvider
 from activities.records import Records
 from activities.reference import ReferenceData
 from activities.sdu import Sdu
-from activities.sms_gateway import SmsGateway
+from activities.sms_gateway import Pace, SmsGateway
 from activities.wallet import Wallet
 from client.connection import product_client
 from client.cycles import CycleClient
+from models import rulebook
 from models.programs import load_programs
 from models.reference import ReferenceSource, load_reference
 from models.settings import Settings
 from store.engine import create_engine, create_schema, create_sessions
 from workflows import WORKFLOWS
-from workflows.cycle_steps import sms_queue
 from workflows.month_intake import intake_queue
 
 # Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
@@ -40,7 +40,7 @@ RESOURCES = "social-wallet.worker-resources"
 def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
     """A Temporal worker with every workflow and activity of the product.
 
-    It runs two more workers beside it, on the SMS queue and the intake queue. The database
+    It runs one more worker beside it, on the intake queue. The database
     schema is created when the worker starts, and the HTTP clients and the engine are closed when
     it stops. ``overrides`` go to the main :class:`temporalio.worker.Worker` (tests use
     ``max_cached_workflows=0`` to replay every task). The data converter and the workflow runner
@@ -50,6 +50,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     # before anything is opened.
     reference = load_reference(settings.program_data_dir)
     programs = load_programs(settings.program_data_dir)
+    rulebook.install(programs.versions)  # the rules the cycles name by reference
     client = product_client(client, settings)
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
@@ -84,6 +85,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         records.account_taken,
         records.claim_account,
         records.record_activation,
+        SmsGateway(clients.sms, sessions, Pace(settings.sms_per_second)).send,
         records.record_redemption,
         cycles.start_handover,
         FoodReporting(clients.food, sessions).daily_report,
@@ -93,14 +95,6 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         "workflows": WORKFLOWS,
         "activities": activities,
     }
-    # SMS go out from a queue of their own, rate-limited across every worker to the gateway's
-    # contracted rate (the same value on each worker: the last poller's wins).
-    sms = Worker(
-        client,
-        task_queue=sms_queue(settings.task_queue),
-        activities=[SmsGateway(clients.sms, sessions).send],
-        max_task_queue_activities_per_second=settings.sms_per_second,
-    )
     # A month's fan-outs (starting the listed cycles, telling them of the hand-over) run from a
     # queue of their own, so that the cycles' replies never queue behind thousands of starts.
     intake = Worker(
@@ -111,7 +105,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
     )
     # The main worker's run alone holds these resources: they are not part of the product plugin,
     # whose run_context would also wrap every Replayer's run (and the SMS and intake workers').
-    resources = partial(_resources, engine, clients, sms, intake)
+    resources = partial(_resources, engine, clients, intake)
     options["plugins"] = [SimplePlugin(RESOURCES, run_context=resources)]
     return Worker(client, **(options | overrides))
 
@@ -142,13 +136,13 @@ class _OutsideClients:
 
 @asynccontextmanager
 async def _resources(
-    engine: AsyncEngine, clients: _OutsideClients, sms: Worker, intake: Worker
+    engine: AsyncEngine, clients: _OutsideClients, intake: Worker
 ) -> AsyncIterator[None]:
-    """Around the main worker's run: the schema is created before it polls, the SMS and intake
-    workers run beside it, and the connections are released after it stops."""
+    """Around the main worker's run: the schema is created before it polls, the intake worker
+    runs beside it, and the connections are released after it stops."""
     await create_schema(engine)
     try:
-        async with sms, intake:
+        async with intake:
             yield
     finally:
         await clients.aclose()

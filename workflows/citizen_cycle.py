@@ -7,8 +7,8 @@ issued is the voucher object the cycle holds (``gas_voucher``, ``food_voucher``)
 part takes the same way, and the cycle's state, are in ``cycle_steps``.
 
 Orchestration only: every date comes from ``rules.calendar`` applied to ``workflow.now()``, every
-side effect is an activity. The cycle's rules arrive resolved in its input, so a definition edited
-mid-month never changes a cycle already running.
+side effect is an activity. The cycle's input names its rules by content (``models.rulebook``), so a
+definition edited mid-month never changes a cycle already running.
 """
 
 from __future__ import annotations
@@ -71,14 +71,17 @@ class CitizenCycle:
         self._listed_at = cycle.listed_at or workflow.now()
         self._voucher: GasVoucher | FoodVoucher = (
             GasVoucher(self._steps)
-            if cycle.rules.voucher.kind == "gas_discount"
+            if self._steps.rules.voucher.kind == "gas_discount"
             else FoodVoucher(self._steps)
         )
 
     @workflow.run
     async def run(self, cycle: CycleInput) -> CycleStatus:
         """Run the cycle to exactly one final state and return what it looked like."""
-        await self._steps.enter(CycleState.SCHEDULED, "listed")  # 1. listed
+        # 1. listed: started SCHEDULED (its search attributes came with the start); the row is
+        # written with the phone's pseudonym once the phone check has answered.
+        self._steps.log("listed", state=CycleState.SCHEDULED.value)
+        self._steps.show()
         if self._progress.withdrawn:
             await self._steps.enter(CycleState.WITHDRAWN)  # SDU took them off before anything
         elif await self._phone_found():  # 2. phone check
@@ -225,7 +228,11 @@ class CitizenCycle:
     async def _voucher_life(self) -> None:
         steps, progress = self._steps, self._progress
         closes = calendar.activation_window(steps.rules, steps.cycle.month)[1]
-        await steps.sleep_until(closes, "activation window closes", lambda: progress.withdrawn)
+        # An activated gas voucher can no longer be withdrawn nor expire: it goes on to its
+        # hand-over at once. A food voucher lives until the window closes, its month's end.
+        gas = isinstance(self._voucher, GasVoucher)
+        settled_in = lambda: progress.withdrawn or (gas and steps.state == CycleState.ACTIVATED)  # noqa: E731
+        await steps.sleep_until(closes, "activation window closes", settled_in)
         async with steps.lock:  # a wallet request accepted before the deadline completes
             activated = steps.state == CycleState.ACTIVATED
             if progress.withdrawn:

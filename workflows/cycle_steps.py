@@ -4,6 +4,11 @@
 ``food_voucher``) it hands the issued voucher to. Entering a state (seen in the Web UI, the
 database and the cycle's history), calling an outside system, texting the citizen inside the
 sending window and sleeping until a moment are written once, here.
+
+Every event a cycle records is paid a million times a month (SPEC.md §6; ``make bench`` counts
+them), so the steps are lean by design: outside calls are local activities (one marker each, no
+round-trip through a task queue, no workflow task of their own), a state change is one
+search-attribute upsert, and a database write rides with the call it belongs to.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.workflow import ActivityCancellationType
 
@@ -27,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from models.calls import CycleSnapshot, OutgoingSms, SmsKind, VoucherNotice
     from models.cycle import AWAITING_STATES, CycleEvent, CycleInput, CycleState, voucher_id
     from models.programs import ProgramVersion
+    from models.rulebook import resolve
     from models.search import ATTENTION, CYCLE_STATE, REGION
     from rules import calendar
 
@@ -36,6 +42,10 @@ PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=ti
 CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
 ASK_TIMEOUT = timedelta(seconds=10)  # what a waiting caller (the wallet) is given at most
 RECORD_TIMEOUT = timedelta(seconds=10)
+
+# How long a local activity retries inside its workflow task before its next attempt waits on a
+# timer (the SDK's default): an outside system down for hours costs a few events an hour.
+LOCAL_RETRIES = timedelta(minutes=1)
 
 Worker = TypeVar("Worker")  # the class holding an activity method
 Arg = TypeVar("Arg")
@@ -52,18 +62,13 @@ CALL_SUMMARIES = {
     "Records.record_consent": "product database: record the consent act",
     "Records.consent_on_file": "product database: consent on file from an earlier month?",
     "Records.account_taken": "product database: is the account taken this month?",
-    "Records.claim_account": "product database: claim the personal account",
     "Records.record_activation": "product database: record the activation",
+    "Records.claim_account": "product database: claim the personal account, record the activation",
     "Records.record_redemption": "product database: record the purchase",
     "GasProvider.find_account": "gas provider: find the personal account",
     "GasProvider.settle": "gas provider: settle the discount",
     "ReferenceData.gas_tariff": "reference data: the region's gas tariff for the month",
 }
-
-
-def sms_queue(task_queue: str) -> str:
-    """The task queue of the SMS activity: the cycles' own, suffixed (rate-limited on its own)."""
-    return f"{task_queue}-sms"
 
 
 @dataclass
@@ -99,6 +104,10 @@ class CycleSteps:
 
     def __init__(self, cycle: CycleInput) -> None:
         self.progress = CycleProgress(cycle=cycle)
+        # A worker without the cycle's exact rules fails the task here (UnknownRules), retried
+        # until one that has them takes it: never other rules.
+        self._rules = resolve(cycle.rules_ref)
+        self._attention_shown: str | None = None
         self.cycle_id = workflow.info().workflow_id
         self.voucher_id = voucher_id(self.cycle_id)
         # The wallet's requests on an issued voucher take turns, and the activation deadline
@@ -111,7 +120,7 @@ class CycleSteps:
 
     @property
     def rules(self) -> ProgramVersion:
-        return self.progress.cycle.rules
+        return self._rules
 
     @property
     def state(self) -> CycleState:
@@ -120,13 +129,24 @@ class CycleSteps:
     # --- what is seen of the cycle -----------------------------------------------------------
 
     async def enter(self, state: CycleState, event: str | None = None, **detail: str) -> None:
-        """Move to ``state``: the history, the Web UI's ``CycleState`` and the database."""
+        """Move to ``state``: the history, the Web UI's ``CycleState`` (with ``Attention``, if
+        it changed since, in the same upsert) and the database."""
         self.progress.state = state
         self.log(event or state.value.lower(), state=state.value, **detail)
         workflow.logger.info("cycle %s", state.value)
         self.show()
-        workflow.upsert_search_attributes([CYCLE_STATE.value_set(state.value)])
+        self._show_attributes(CYCLE_STATE.value_set(state.value))
         await self.record()
+
+    def _show_attributes(self, *updates: SearchAttributeUpdate[str]) -> None:
+        """One upsert (one history event) for what the Web UI filters on, ``Attention`` in it
+        when it changed since the last one."""
+        attention = self.progress.attention
+        if attention != self._attention_shown:
+            shown = ATTENTION.value_set(attention) if attention else ATTENTION.value_unset()
+            updates = (*updates, shown)
+            self._attention_shown = attention
+        workflow.upsert_search_attributes(list(updates))
 
     def show(self, waiting: str | None = None) -> None:
         """The Web UI's current details: one line saying where the cycle stands and what it
@@ -146,7 +166,7 @@ class CycleSteps:
         lists it from the database."""
         self.progress.attention = attention
         self.log("attention", reason=attention, **detail)
-        workflow.upsert_search_attributes([ATTENTION.value_set(attention)])
+        self._show_attributes()
         self.show()
         await self.record()
 
@@ -156,7 +176,7 @@ class CycleSteps:
             return
         self.progress.attention = None
         self.log("attention_cleared", reason=attention)
-        workflow.upsert_search_attributes([ATTENTION.value_unset()])
+        self._show_attributes()
         self.show()
         await self.record()
 
@@ -187,6 +207,7 @@ class CycleSteps:
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=PATIENT,
+            local_retry_threshold=LOCAL_RETRIES,
             summary=CALL_SUMMARIES["Records.record_cycle"],
         )
 
@@ -195,20 +216,21 @@ class CycleSteps:
     async def call(
         self, activity: Activity[Worker, Arg, Answer], arg: Arg, summary: str | None = None
     ) -> Answer:
-        """Run an activity with the patient retry policy: it goes through, however late."""
-        return await workflow.execute_activity_method(
+        """Run a local activity with the patient retry policy: it goes through, however late."""
+        return await workflow.execute_local_activity_method(
             activity,
             arg,
             start_to_close_timeout=CALL_TIMEOUT,
             retry_policy=PATIENT,
+            local_retry_threshold=LOCAL_RETRIES,
             summary=summary or _summary_of(activity),
         )
 
     async def ask(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
-        """Run an activity for a caller who is waiting (the wallet): a few tries within
+        """Run a local activity for a caller who is waiting (the wallet): a few tries within
         ``ASK_TIMEOUT``, then a retryable refusal instead of an answer that never comes."""
         try:
-            return await workflow.execute_activity_method(
+            return await workflow.execute_local_activity_method(
                 activity,
                 arg,
                 schedule_to_close_timeout=ASK_TIMEOUT,
@@ -319,7 +341,9 @@ class CycleSteps:
         )
         assert self.progress.phone is not None, "an SMS is only sent after the phone check"
         cycle = self.cycle
-        await workflow.execute_activity_method(
+        # A local activity: the gateway's rate is kept by the worker's pacing (SmsGateway), and
+        # the cycle's history takes one marker per SMS instead of an activity's round trip.
+        await workflow.execute_local_activity_method(
             SmsGateway.send,
             OutgoingSms(
                 cycle_id=self.cycle_id,
@@ -332,10 +356,10 @@ class CycleSteps:
                 region=cycle.citizen.region,
                 at=workflow.now(),
             ),
-            task_queue=sms_queue(workflow.info().task_queue),
             start_to_close_timeout=CALL_TIMEOUT,
             schedule_to_close_timeout=within,
             retry_policy=PATIENT,
+            local_retry_threshold=LOCAL_RETRIES,
             cancellation_type=ActivityCancellationType.ABANDON,
             summary=f"SMS gateway: {kind} SMS from {self.rules.short_number}",
         )

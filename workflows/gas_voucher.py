@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.gas_provider import GasProvider
     from activities.records import Records
     from activities.reference import ReferenceData
-    from models.calls import AccountClaim, ActivationAct, Settlement, TariffQuery
+    from models.calls import AccountClaim, Settlement, TariffQuery
     from models.cycle import CycleState
     from models.reference import GasTariff
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
@@ -89,16 +89,11 @@ class GasVoucher:
             if self.account is None:
                 raise ApplicationError("enter a personal account first", type="no_account_entered")
             account = self.account.account_number
+            # The claim records the activation with it: one write, one event.
             if not await steps.ask(Records.claim_account, self._claim(account)):
                 raise ApplicationError(
                     "another voucher was activated on this account", type="account_already_used"
                 )
-            await steps.call(
-                Records.record_activation,
-                ActivationAct(
-                    voucher_id=steps.voucher_id, at=workflow.now(), account_number=account
-                ),
-            )
             steps.log("offer_accepted", offer=PUBLIC_OFFER, account_number=account)
             await steps.enter(CycleState.ACTIVATED, "activated", account_number=account)
             return Activated()

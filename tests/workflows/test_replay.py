@@ -39,7 +39,10 @@ from temporalio.worker import Replayer
 
 from client.codec import parse_keys
 from client.plugin import ProductPlugin
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
+from models import rulebook
 from models.cycle import Citizen, CycleState, CycleStatus
+from models.programs import load_programs
 from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
@@ -261,6 +264,8 @@ async def _ended(product: Product, cycle: WorkflowHandle[Any, Any], state: Cycle
 async def _replay(history: WorkflowHistory, payload_keys: str = DEV_KEYS) -> None:
     """Replay ``history`` as the worker runs it: same workflows, and the product plugin's
     converter, codec and sandbox."""
+    # The rules the recorded cycles name: the shipped versions and the examples they ran on.
+    rulebook.install(load_programs(EXAMPLE_PROGRAM_DATA).versions)
     replayer = Replayer(workflows=WORKFLOWS, plugins=[ProductPlugin(parse_keys(payload_keys))])
     await replayer.replay_workflow(history)
 
