@@ -3,6 +3,8 @@ loopback, the API served over HTTP, and the worker, all against a Temporal clien
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api import create_app
+from models import rulebook
 from models.programs import ProgramVersion, SendingWindow, load_programs
 from models.settings import Settings
 from rules import calendar
@@ -50,12 +53,17 @@ class Embedded:
 def rules_due_now(program: str = "gas", *, opens: time = time(0)) -> tuple[str, ProgramVersion]:
     """This month, and a version of ``program`` whose moments are now, for runs in real time
     on a dev server: the send day is today (Asia/Almaty), the consent and activation windows
-    run to the month's end, and the sending window from ``opens`` to the end of the day."""
+    run to the month's end, and the sending window from ``opens`` to the end of the day.
+
+    The version is the example's continuation, rearranged: it is installed in this process's
+    rulebook, so that a worker in this process runs the cycles naming it; a worker process needs
+    it deployed (:func:`deploy_rules`).
+    """
     now = datetime.now(calendar.ALMATY)
     month = calendar.month_of(now)
     book = load_programs(EXAMPLE_PROGRAM_DATA)
     latest = [v for v in book.versions if v.program == program][-1]
-    return month, latest.model_copy(
+    rules = latest.model_copy(
         update={
             "effective_from": calendar.month_start(month).date(),
             "effective_until": None,
@@ -66,6 +74,23 @@ def rules_due_now(program: str = "gas", *, opens: time = time(0)) -> tuple[str, 
             "sending_window": SendingWindow(opens=opens, closes=time(23, 59, 59)),
         }
     )
+    rulebook.install([rules])
+    return month, rules
+
+
+def deploy_rules(folder: Path, *versions: ProgramVersion) -> Path:
+    """``folder`` made a ``PROGRAM_DATA_DIR``: the example data, with ``versions`` (rearranged
+    examples, :func:`rules_due_now`) in place of the examples of their names."""
+    shutil.copytree(EXAMPLE_PROGRAM_DATA, folder, dirs_exist_ok=True)
+    for version in versions:
+        file = folder / "programs" / f"{version.program}.json"
+        data = json.loads(file.read_text(encoding="utf-8"))
+        data["versions"] = [
+            version.model_dump(mode="json") if entry["version"] == version.version else entry
+            for entry in data["versions"]
+        ]
+        file.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return folder
 
 
 @asynccontextmanager

@@ -26,7 +26,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from client.connection import product_client
-from devtools.embedded import run_embedded
+from devtools.embedded import deploy_rules, run_embedded
 from models.cycle import CycleState, Reply, voucher_id
 from models.settings import Settings
 from simulators.signing import sign
@@ -60,10 +60,14 @@ AFTER_A_CRASH = 75.0
 
 
 def _settings(tmp_path: Path, **changes: Any) -> Settings:
-    """The product's settings on a database of the test's own and a fresh task queue."""
+    """The product's settings on a database of the test's own and a fresh task queue, with the
+    gas rules due now deployed (a worker process runs the cycles naming them too)."""
+    _, rules = rules_for_now()
     return Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'product.db'}",
         task_queue=f"faults-{uuid.uuid4().hex[:8]}",
+        program_data_dir=deploy_rules(tmp_path / "program-data", rules),
+        allow_sample_figures=True,
         **changes,
     )
 
