@@ -32,7 +32,7 @@ class Pace:
         """Wait for this SMS's turn.
 
         Raises:
-            ApplicationError: ``RateLimited``, its turn is further off than
+            ApplicationError: ``Paced``, its turn is further off than
                 ``LONGEST_TURN_WAIT_S``; the retry comes back when the turn would have come.
         """
         now = time.monotonic()
@@ -40,7 +40,7 @@ class Pace:
         if slot - now > LONGEST_TURN_WAIT_S:
             raise ApplicationError(
                 "the worker's SMS rate is taken up: sending later",
-                type="RateLimited",
+                type="Paced",
                 next_retry_delay=timedelta(seconds=slot - now),
             )
         self._next = slot + self._interval

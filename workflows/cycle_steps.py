@@ -40,8 +40,23 @@ with workflow.unsafe.imports_passed_through():
 # idempotency keys make every retry safe.
 PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
-ASK_TIMEOUT = timedelta(seconds=10)  # what a waiting caller (the wallet) is given at most
+# What a waiting caller (the wallet) is given at most: three tries of three seconds, half a second
+# and a second apart (about 10.5 s). A local activity's own schedule-to-close deadline is only
+# checked once its retries leave the workflow task (about a minute), so attempts bound it here.
+ASK_ATTEMPT = timedelta(seconds=3)
+ASK_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=0.5), maximum_attempts=3)
+# A local activity that fails for good raises its ApplicationError itself; one that times out,
+# an ActivityError.
+FAILED = (ActivityError, ApplicationError)
 RECORD_TIMEOUT = timedelta(seconds=10)
+
+# The gateway's 429 comes back to the cycle (``_try_until``), which waits on its own clock; a
+# worker's own pacing (``Paced``) and the gateway's 5xx are retried in the local activity.
+SMS_RETRIES = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["RateLimited"],
+)
 
 # How long a local activity retries inside its workflow task before its next attempt waits on a
 # timer (the SDK's default): an outside system down for hours costs a few events an hour.
@@ -228,16 +243,16 @@ class CycleSteps:
 
     async def ask(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
         """Run a local activity for a caller who is waiting (the wallet): a few tries within
-        ``ASK_TIMEOUT``, then a retryable refusal instead of an answer that never comes."""
+        about ten seconds (``ASK_RETRIES``), then a retryable refusal instead of an answer that never comes."""
         try:
             return await workflow.execute_local_activity_method(
                 activity,
                 arg,
-                schedule_to_close_timeout=ASK_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=4)),
+                start_to_close_timeout=ASK_ATTEMPT,
+                retry_policy=ASK_RETRIES,
                 summary=_summary_of(activity),
             )
-        except ActivityError as failed:
+        except FAILED as failed:
             raise ApplicationError(
                 "an outside system did not answer; try again", type="temporarily_unavailable"
             ) from failed
@@ -313,23 +328,40 @@ class CycleSteps:
     async def _try_until(
         self, kind: SmsKind, bound: datetime, unwanted: Callable[[], bool]
     ) -> Literal["sent", "out_of_time", "unwanted"]:
-        """One go at the gateway until ``bound``; the cycle stops waiting for it if the SMS
-        becomes unwanted. The activity is abandoned, not cancelled (a cancel racing its
-        completion fails the workflow task): the gateway may still take it, once (its key)."""
-        sending = asyncio.create_task(self._hand_to_gateway(kind, within=bound - workflow.now()))
-        await workflow.wait_condition(lambda: sending.done() or unwanted())
-        if not sending.done():
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ActivityError):
-                await sending
-            return "unwanted"
-        try:
-            sending.result()
-        except ActivityError as failed:
-            if failed.retry_state != RetryState.TIMEOUT:
+        """Goes at the gateway until ``bound``; the cycle stops waiting for them if the SMS
+        becomes unwanted. The send is abandoned, not cancelled (a cancel racing its completion
+        fails the workflow task): the gateway may still take it, once (its key).
+
+        A gateway asking to wait (429 ``Retry-After``) is waited for on the cycle's own clock,
+        and a wait beyond ``bound`` sends nothing in this window: no SMS at night.
+        """
+        while True:
+            sending = asyncio.create_task(
+                self._hand_to_gateway(kind, within=bound - workflow.now())
+            )
+            await workflow.wait_condition(lambda: sending.done() or unwanted())  # noqa: B023
+            if not sending.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *FAILED):
+                    await sending
+                return "unwanted"
+            try:
+                sending.result()
+            except ActivityError as failed:
+                if failed.retry_state == RetryState.TIMEOUT:
+                    return "out_of_time"
                 raise
-            return "out_of_time"
-        return "sent"
+            except ApplicationError as refused:
+                wait = _asked_to_wait(refused)
+                if workflow.now() + wait >= bound:
+                    return "out_of_time"
+                retry = workflow.now() + wait
+                if await self.sleep_until(
+                    retry, f"{kind} SMS: the gateway asked to wait", unwanted
+                ):
+                    return "unwanted"
+                continue
+            return "sent"
 
     def _not_sent(self, kind: SmsKind, reason: str) -> bool:
         self.log("sms_not_sent", kind=kind, reason=reason)
@@ -358,12 +390,19 @@ class CycleSteps:
             ),
             start_to_close_timeout=CALL_TIMEOUT,
             schedule_to_close_timeout=within,
-            retry_policy=PATIENT,
+            retry_policy=SMS_RETRIES,
             local_retry_threshold=LOCAL_RETRIES,
             cancellation_type=ActivityCancellationType.ABANDON,
             summary=f"SMS gateway: {kind} SMS from {self.rules.short_number}",
         )
         self.log("sms_sent", kind=kind)
+
+
+def _asked_to_wait(refused: ApplicationError) -> timedelta:
+    """How long the gateway asked to wait (its 429's ``Retry-After``); re-raise anything else."""
+    if refused.type != "RateLimited":
+        raise refused
+    return refused.next_retry_delay or timedelta(minutes=1)
 
 
 def _summary_of(activity: Callable[..., object]) -> str:

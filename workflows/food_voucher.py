@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.cycle import CycleState
     from models.voucher import Activated, Purchase, Redeemed
     from rules import calendar
-    from workflows.cycle_steps import CycleSteps
+    from workflows.cycle_steps import FAILED, CycleSteps
 
 ACTIVATABLE = frozenset({CycleState.VOUCHER_ISSUED, CycleState.ACTIVATED})
 
@@ -70,7 +70,7 @@ class FoodVoucher:
             answer = Redeemed(balance_kzt=self.balance_kzt - purchase.discount_kzt)
             try:
                 await steps.call(Records.record_redemption, self._act(purchase, answer))
-            except ActivityError as failed:
+            except FAILED as failed:
                 self._refused += 1  # counted against the voucher's bound all the same
                 raise _refusal(failed) from None
             self.balance_kzt = answer.balance_kzt
@@ -127,10 +127,10 @@ class FoodVoucher:
         await self._steps.enter(CycleState.CLOSED, "closed", lapsed_kzt=str(lapsed))
 
 
-def _refusal(failed: ActivityError) -> ApplicationError:
+def _refusal(failed: ActivityError | ApplicationError) -> ApplicationError:
     """The record activity's refusal, as the purchase's: its code (``purchase_id_conflict``,
     ``purchase_not_recordable``) is the wallet's answer."""
-    cause = failed.cause
+    cause = failed.cause if isinstance(failed, ActivityError) else failed
     if isinstance(cause, ApplicationError) and cause.type:
         return ApplicationError(cause.message, type=cause.type)
     return ApplicationError("the purchase could not be recorded", type="purchase_not_recordable")

@@ -9,7 +9,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from client.codec import parse_keys, product_converter
+from client.cycles import CycleClient
 from models import rulebook
+from models.programs import ProgramBook, load_programs
+from models.reference import load_reference
 from models.cycle import CycleState
 from rules.pseudonyms import citizen_ref
 from tests.harness import Product, eventually
@@ -43,21 +46,30 @@ async def test_a_worker_without_the_cycles_rules_fails_its_task_until_they_are_d
     unknown = rules.model_copy(update={"title": rules.title + " (edited after listing)"})
     citizen = product.citizen("gas")
     ref = citizen_ref(product.settings.pseudonym_key, citizen.iin)
-    cycles = product.cycles
-    listed = cycles.cycle_input("gas", month, citizen=citizen, citizen_ref=ref)
+    listed = product.cycles.cycle_input("gas", month, citizen=citizen, citizen_ref=ref)
     cycle_input = listed.model_copy(update={"rules_ref": rulebook.rules_ref(unknown)})
-    cycles._programs = cycles._programs.model_copy(  # the API's book has it, the worker's not
-        update={"versions": (*cycles._programs.versions, unknown)}
+    # The listing's side knows the edited version; the worker has never loaded it.
+    book = load_programs(product.settings.program_data_dir)
+    lister = CycleClient(
+        product.client,
+        task_queue=product.settings.task_queue,
+        programs=ProgramBook(versions=(*book.versions, unknown)),
+        reference=load_reference(product.settings.program_data_dir),
+        send_spread=product.settings.send_spread,
     )
-    assert await cycles.start(cycle_input)
+    assert await lister.start(cycle_input)
     handle: WorkflowHandle[Any, Any] = product.handle("gas", month, citizen)
 
+    converter = product_converter(parse_keys(product.settings.payload_keys))
+
     async def task_failures() -> list[str]:
-        return [
-            event.workflow_task_failed_event_attributes.failure.message
+        failures = [
+            event.workflow_task_failed_event_attributes.failure
             async for event in handle.fetch_history_events()
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
         ]
+        # The codec encrypts failure messages too.
+        return [str(await converter.decode_failure(failure)) for failure in failures]
 
     failures = await eventually(task_failures, bool)
     assert rulebook.rules_ref(unknown) in failures[0]
