@@ -93,16 +93,18 @@ async def inbound_sms(
     api = deps(request)
     _verify(request, stamp, body, api.settings.sms_webhook_secret)
     sms = _parse(body)
-    async with api.sessions() as session:
-        seen = await inbound(session, message_id=sms.message_id)
-    if seen is not None and seen.result is not None:
-        return ReplyAnswer(result="duplicate")
     phone = normalise_phone(sms.sender)
     ref = phone_ref(api.settings.pseudonym_key, phone) if phone else "unknown"
-    # Kept before it is decided. Another gateway node delivering the same message at the same
-    # moment loses this insert but is routed all the same: the cycle counts it once.
-    first = seen is None and await _keep(api, sms, ref)
-    result = await _route(api, sms, ref, first=first)
+    # One session before the cycle is asked, one after: a reply costs the database two visits.
+    async with api.sessions() as session:
+        seen = await inbound(session, message_id=sms.message_id)
+        if seen is not None and seen.result is not None:
+            return ReplyAnswer(result="duplicate")
+        # Kept before it is decided. Another gateway node delivering the same message at the
+        # same moment loses this insert but is routed all the same: the cycle counts it once.
+        first = seen is None and await keep_inbound(session, message=_kept(sms, ref))
+        cycle = await reply_route(session, phone_ref=ref, short_number=sms.to)
+    result = await _route(api, sms, cycle, first=first)
     async with api.sessions() as session:
         await record_reply_result(session, message_id=sms.message_id, result=result)
     return ReplyAnswer(result=result)
@@ -123,24 +125,23 @@ def _parse(body: bytes) -> InboundSms:
         raise ApiError(422, "malformed", f"not an inbound SMS: {invalid}") from invalid
 
 
-async def _keep(api: ApiDeps, sms: InboundSms, ref: str) -> bool:
-    """Record the message before deciding it; False if another request recorded it first."""
-    message = InboundSmsRecord(
+def _kept(sms: InboundSms, ref: str) -> InboundSmsRecord:
+    """The inbound message as it is recorded before it is decided."""
+    return InboundSmsRecord(
         message_id=sms.message_id,
         phone_ref=ref,
         short_number=sms.to,
         text=sms.text,
         received_at=sms.received_at,
     )
-    async with api.sessions() as session:
-        return await keep_inbound(session, message=message)
 
 
-async def _route(api: ApiDeps, sms: InboundSms, ref: str, *, first: bool) -> ReplyResult:
-    """What the message means to its cycle. ``first``: no other request has this message; one
-    that has it, and found its cycle decided, is the duplicate of the message that decided it."""
-    async with api.sessions() as session:
-        cycle = await reply_route(session, phone_ref=ref, short_number=sms.to)
+async def _route(
+    api: ApiDeps, sms: InboundSms, cycle: CycleRecord | None, *, first: bool
+) -> ReplyResult:
+    """What the message means to its ``cycle``. ``first``: no other request has this message;
+    one that has it, and found its cycle decided, is the duplicate of the message that decided
+    it."""
     if cycle is None:
         return "no_cycle"
     if cycle.state in UNDECIDED_STATES:

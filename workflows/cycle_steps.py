@@ -243,7 +243,8 @@ class CycleSteps:
 
     async def ask(self, activity: Activity[Worker, Arg, Answer], arg: Arg) -> Answer:
         """Run a local activity for a caller who is waiting (the wallet): a few tries within
-        about ten seconds (``ASK_RETRIES``), then a retryable refusal instead of an answer that never comes."""
+        about ten seconds (``ASK_RETRIES``), then a retryable refusal instead of an answer that
+        never comes."""
         try:
             return await workflow.execute_local_activity_method(
                 activity,

@@ -11,9 +11,9 @@ from temporalio.client import WorkflowHandle
 from client.codec import parse_keys, product_converter
 from client.cycles import CycleClient
 from models import rulebook
+from models.cycle import CycleState
 from models.programs import ProgramBook, load_programs
 from models.reference import load_reference
-from models.cycle import CycleState
 from rules.pseudonyms import citizen_ref
 from tests.harness import Product, eventually
 
