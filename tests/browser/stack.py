@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,9 +59,10 @@ def free_ports(count: int) -> int:
     raise RuntimeError("no free ports")
 
 
-def start_stack(data: Path, *, attempts: int = 3, **env: str) -> Stack:
-    """Run the stack until it says it is running (the sample cohort listed); on other ports
-    if one of those chosen was taken meanwhile (other tests run alongside)."""
+def start_stack(data: Path, env: Mapping[str, str], *, attempts: int = 3) -> Stack:
+    """Run the stack, ``env`` added to its environment, until it says it is running (the sample
+    cohort listed); on other ports if one of those chosen was taken meanwhile (other tests run
+    alongside)."""
     for attempt in range(attempts):
         try:
             return _start_stack(data / f"attempt-{attempt}", env)
@@ -70,7 +72,7 @@ def start_stack(data: Path, *, attempts: int = 3, **env: str) -> Stack:
     raise AssertionError("unreachable")
 
 
-def _start_stack(data: Path, extra: dict[str, str], *, timeout: float = 90.0) -> Stack:
+def _start_stack(data: Path, extra: Mapping[str, str], *, timeout: float = 90.0) -> Stack:
     base = free_ports(4 + len(SYSTEMS))
     temporal, ui, api, sims = base, base + 1, base + 2, base + 4
     log = data / "stack.log"
@@ -189,7 +191,7 @@ async def _until_awaiting_consent(cycles: CycleClient, cycle: str, *, seconds: f
     deadline = time.monotonic() + seconds
     while True:
         try:
-            state = (await cycles.status(cycle)).state
+            state: str = (await cycles.status(cycle)).state
         except (RPCError, WorkflowQueryFailedError) as error:  # its first task not done yet
             state = f"unqueryable ({error})"
         if state == CycleState.AWAITING_CONSENT:

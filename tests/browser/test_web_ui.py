@@ -87,7 +87,7 @@ def running_closed(tmp_path: Path) -> Iterator[Running]:
 def _run(data: Path, **env: str) -> Iterator[Running]:
     """The stack started on the arranged program data, and the arranged cycle in it."""
     arranged = arrange_rules(data / "program-data")
-    stack = start_stack(data, **arranged.env, **env)
+    stack = start_stack(data, {**arranged.env, **env})
     try:
         yield Running(stack, arranged, _arranged(stack, arranged))
     finally:
