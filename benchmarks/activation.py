@@ -27,7 +27,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from benchmarks import bounded, machine, print_table, quiet_core_logs
+from benchmarks.common import bounded, machine, print_table, quiet_core_logs
 from benchmarks.echo import Echo
 from client.connection import product_client
 from client.cycles import CycleClient

@@ -16,7 +16,7 @@ outside systems; ``devtools.embedded``), in this order:
    the sending window), they are ``AWAITING_CONSENT`` and a reply is a consent (a confirmation
    SMS and a voucher follow); otherwise they are ``SCHEDULED`` and each reply is routed to its
    cycle and answered ``late``. The output says which.
-2. Baseline. N workflows that complete in their first task (``benchmarks.Trivial``, own worker
+2. Baseline. N workflows that complete in their first task (``benchmarks.trivial``, own worker
    and task queue), started 64 in flight like the product's cycle starter: "started per second"
    is N over the time until all N exist in the server's visibility store.
 3. Listing. N more citizens POSTed to the API in batches of 10,000, for the same month, as SDU
@@ -55,14 +55,14 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from benchmarks import (
+from benchmarks.common import (
     STARTS_IN_FLIGHT,
-    Trivial,
     bounded,
     machine,
     print_table,
     quiet_core_logs,
 )
+from benchmarks.trivial import Trivial
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import temporal_dev_server
 from models.cycle import CycleState

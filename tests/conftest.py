@@ -11,7 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.harness import Product, fresh_product
-from tests.integration.postgres import Cluster, running_cluster, unavailable
+from devtools.postgres import Cluster, running_cluster, unavailable
 from workers import setup_namespace
 
 BIN = Path(sys.executable).parent

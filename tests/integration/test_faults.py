@@ -51,7 +51,7 @@ from tests.integration.faults_support import (
     states,
     worker_process,
 )
-from tests.integration.postgres import Cluster
+from devtools.postgres import Cluster
 from workers import setup_namespace
 from workflows.citizen_cycle import CitizenCycle
 

@@ -41,7 +41,7 @@ from store import migrations, queries, reports, vouchers
 from store.engine import create_engine, create_schema, create_sessions
 from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from tests.harness import eventually, run_product
-from tests.integration.postgres import Cluster
+from devtools.postgres import Cluster
 
 AT = datetime(2026, 3, 5, 7, 30, tzinfo=UTC)
 
