@@ -43,6 +43,7 @@ WEBHOOK_P99_RATIO = 2.0
 ACTIVATION_RATIO = 0.4
 LISTING_P99_RATIO = 2.0
 LOCKED = "database is locked"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,31 @@ class Row:
     cell: Callable[[Column], str]
 
 
-async def _measure(column: Column, new_url: Callable[[], Awaitable[str]], scale: Scale) -> None:
+async def _measure(
+    column: Column,
+    new_url: Callable[[], Awaitable[str]],
+    scale: Scale,
+    save_histories: Path | None,
+) -> None:
     """Run the three benchmarks on one kind of database, each on a fresh database."""
     counter = LogCount()
-    logging.getLogger().addHandler(counter)
+    # A handler on the root logger retires logging's last resort: keep the records on stderr.
+    shown = logging.StreamHandler(sys.stderr)
+    shown.setLevel(logging.WARNING)
+    shown.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for handler in (counter, shown):
+        logging.getLogger().addHandler(handler)
     began = time.perf_counter()
     try:
         for name, run in (
             (
                 "cycles",
                 lambda url: cycles.measure(
-                    url, n=scale.cycles, sample=scale.sample, happy=scale.happy
+                    url,
+                    n=scale.cycles,
+                    sample=scale.sample,
+                    happy=scale.happy,
+                    save_histories=save_histories and save_histories / column.database.lower(),
                 ),
             ),
             (
@@ -150,7 +165,8 @@ async def _measure(column: Column, new_url: Callable[[], Awaitable[str]], scale:
                 column.failures.append(f"{name}: {type(error).__name__}: {error}")
             _progress(f"{column.database}: {name} done in {time.perf_counter() - started:.0f} s")
     finally:
-        logging.getLogger().removeHandler(counter)
+        for handler in (counter, shown):
+            logging.getLogger().removeHandler(handler)
     column.log_records, column.locked = counter.records, counter.locked
     column.wall_s = time.perf_counter() - began
 
@@ -175,14 +191,14 @@ def _databases(tmp: Path) -> Iterator[list[tuple[Column, Callable[[], Awaitable[
         yield [(sqlite_column, sqlite), (postgres_column, cluster.create_database)]
 
 
-async def run(scale: Scale, *, details: bool) -> list[Column]:
+async def run(scale: Scale, *, details: bool, save_histories: Path | None) -> list[Column]:
     """Every benchmark on each database, one after the other."""
     columns: list[Column] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, _databases(Path(tmp)) as kinds:
         for column, new_url in kinds:
             columns.append(column)
             if new_url is not None:
-                await _measure(column, new_url, scale)
+                await _measure(column, new_url, scale, save_histories)
             if details:
                 _print_details(column)
     return columns
@@ -357,8 +373,8 @@ def _lapsed(column: Column) -> str:
     return f"{max(found.events)} (max of {len(found.events)}): info"
 
 
-def print_table(columns: list[Column], scale: Scale) -> None:
-    """The Markdown table: a row per target, a column per database."""
+def table(columns: list[Column], scale: Scale, wall_s: float) -> str:
+    """The Markdown table: a row per target, a column per database; its caption below."""
     header = ["target", *(column.database for column in columns)]
     lines = [[row.target, *(row.cell(column) for column in columns)] for row in rows(scale)]
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
@@ -366,14 +382,21 @@ def print_table(columns: list[Column], scale: Scale) -> None:
     def markdown(cells: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
-    print(markdown(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for line in lines:
-        print(markdown(line))
-    print(f"\n{caption(scale)}")
-    for column in columns:
-        for failure in column.failures:
-            print(f"\n{column.database}: {failure}")
+    out = [markdown(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [markdown(line) for line in lines]
+    out.append(f"\n{caption(scale)} Wall time of the whole run: {wall_s / 60:.1f} min.")
+    out += [f"\n{c.database}: {failure}" for c in columns for failure in c.failures]
+    return "\n".join(out)
+
+
+def _write(target: Path, text: str) -> None:
+    """Replace the part of ``target`` between the bench markers with ``text``."""
+    document = target.read_text(encoding="utf-8")
+    if BEGIN not in document or END not in document:
+        raise SystemExit(f"{target} has no {BEGIN} … {END} section to replace")
+    head, rest = document.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    target.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
 
 
 def main() -> None:
@@ -384,11 +407,21 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run at small sizes")
     parser.add_argument("--details", action="store_true", help="each benchmark's own table too")
+    parser.add_argument(
+        "--save-histories", type=Path, help="keep one history per path (for benchmarks.billable)"
+    )
+    parser.add_argument(
+        "--write", type=Path, help="also put the table into this file's bench section (README.md)"
+    )
     args = parser.parse_args()
     scale = QUICK if args.quick else Scale()
     quiet_core_logs()
     began = time.perf_counter()
-    print(f"Machine at the start: {machine()}")
-    columns = asyncio.run(run(scale, details=args.details))
-    print(f"Machine at the end: {machine()}; wall time {time.perf_counter() - began:.0f} s\n")
-    print_table(columns, scale)
+    start = machine()
+    columns = asyncio.run(run(scale, details=args.details, save_histories=args.save_histories))
+    wall_s = time.perf_counter() - began
+    text = table(columns, scale, wall_s)
+    text += f"\n\nMachine: {start} at the start; {machine()} at the end."
+    print(text)
+    if args.write is not None:
+        _write(args.write, text)
