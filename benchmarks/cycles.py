@@ -59,7 +59,13 @@ from benchmarks.common import (
 from benchmarks.trivial import Trivial
 from client.connection import product_client
 from client.cycles import CycleClient
-from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded, time_skipping_server
+from devtools.embedded import (
+    EXAMPLE_PROGRAM_DATA,
+    Embedded,
+    TimeSkipping,
+    run_embedded,
+    time_skipping_server,
+)
 from models.cycle import CycleState, CycleStatus, Reply, cycle_id, voucher_id
 from models.programs import ProgramVersion, load_programs
 from models.reference import load_reference
@@ -131,9 +137,7 @@ async def measure(
     """Run the product's month and the baseline on one fresh test server."""
     async with time_skipping_server() as server:
         settings = Settings(database_url=database_url, task_queue="bench-cycles")
-        month = await _month_run(
-            server.env, server.plain, server.clock, settings, n, sample, happy, save_histories
-        )
+        month = await _month_run(server, settings, n, sample, happy, save_histories)
         month.trivial = await _trivial_run(server.plain, n)
     return month
 
@@ -145,13 +149,25 @@ class _Cohort:
     happy: list[str]
     lapsed: list[str]
     unanswered: list[str]
-    regions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The running month: the test server, the embedded product and its clients."""
+
+    server: TimeSkipping
+    running: Embedded
+    product: CycleClient
+    client: Client
+    sessions: Sessions
+    rules: ProgramVersion
+
+    def token(self, role: str) -> str:
+        return token_of(self.running.settings, role)
 
 
 async def _month_run(
-    env: WorkflowEnvironment,
-    plain: Client,
-    clock: Client,
+    server: TimeSkipping,
     settings: Settings,
     n: int,
     sample: int,
@@ -161,9 +177,9 @@ async def _month_run(
     world = World()
     people = sample_cohort(n, 7, program="gas")
     seed_world(world, people, without_phone_every=0, accounts=0)
-    month, rules = await _whole_month_ahead(env)
-    async with run_embedded(plain, settings, world) as running:
-        client = product_client(plain, running.settings)
+    month, rules = await _whole_month_ahead(server.env)
+    async with run_embedded(server.plain, settings, world) as running:
+        client = product_client(server.plain, running.settings)
         product = CycleClient(
             client,
             task_queue=running.settings.task_queue,
@@ -180,24 +196,12 @@ async def _month_run(
             happy=consenting[:happy],
             lapsed=consenting[happy:],
             unanswered=ids[1::2],
-            regions={i: p["region"] for i, p in zip(ids, people, strict=True)},
         )
         result = MonthRun(n=n, month=month, consenting=len(consenting), happy=len(cohort.happy))
         engine = create_engine(running.settings.database_url)
         try:
-            await _live_month(
-                env,
-                clock,
-                running.api_url,
-                running.settings,
-                world,
-                product,
-                client,
-                create_sessions(engine),
-                rules,
-                cohort,
-                result,
-            )
+            live = _Live(server, running, product, client, create_sessions(engine), rules)
+            await _live_month(live, cohort, result)
         finally:
             await engine.dispose()
         for path, chosen in (
@@ -216,22 +220,11 @@ async def _month_run(
     return result
 
 
-async def _live_month(
-    env: WorkflowEnvironment,
-    clock: Client,
-    api_url: str,
-    settings: Settings,
-    world: World,
-    product: CycleClient,
-    client: Client,
-    sessions: Sessions,
-    rules: ProgramVersion,
-    cohort: _Cohort,
-    result: MonthRun,
-) -> None:
+async def _live_month(live: _Live, cohort: _Cohort, result: MonthRun) -> None:
     """Drive the month: list, send day, consents, activations, reminders, hand-over, close."""
-    n, month = result.n, result.month
-    sent = _sms_counter(world)
+    n, month, rules = result.n, result.month, live.rules
+    env, clock, api_url = live.server.env, live.server.clock, live.running.api_url
+    sent = _sms_counter(live.running.world)
     began = last = time.perf_counter()
 
     def phase(label: str) -> None:
@@ -240,8 +233,8 @@ async def _live_month(
         result.phases.append((label, now - last))
         last = now
 
-    await list_citizens(api_url, token_of(settings, "sdu"), "gas", month, cohort.people)
-    await poll_until(partial(_checked, sessions, month), n, "cycles past their phone check")
+    await list_citizens(api_url, live.token("sdu"), "gas", month, cohort.people)
+    await poll_until(partial(_checked, live.sessions, month), n, "phone checks")
     phase(f"list {n} citizens: intake, cycles started, phones checked")
     send = calendar.send_moment(rules, month)
     await _advance(env, clock, send + MINUTE)
@@ -254,23 +247,23 @@ async def _live_month(
             text=rules.reply_codes.agree,
             received_at=send,
         )
-        result.replies[await product.reply(workflow_id, reply)] += 1
+        result.replies[await live.product.reply(workflow_id, reply)] += 1
 
     await bounded(cohort.happy + cohort.lapsed, consent, in_flight=STARTS_IN_FLIGHT)
     await _until(lambda: sent()["confirmation"], result.consenting, "confirmations")
     phase(f"{result.consenting} consents by update, then their confirmation SMS")
-    accounts = await _activate(api_url, settings, world, cohort)
+    accounts = await _activate(live, cohort)
     phase(f"{len(cohort.happy)} vouchers activated by the wallet (account + confirm)")
     await _advance(env, clock, calendar.reminder_due(rules, send) + MINUTE)
     await _until(lambda: sent()["reminder"], len(cohort.unanswered), "reminders")
     phase(f"{len(cohort.unanswered)} reminders 7 days later")
     if cohort.happy:
-        await _handover_and_settle(env, clock, api_url, settings, sessions, rules, month, accounts)
+        await _handover_and_settle(live, month, accounts)
         phase(f"hand-over, then {len(cohort.happy)} consumption readings settled")
     await _advance(env, clock, calendar.month_end(month) + MINUTE)
 
     async def close(workflow_id: str) -> None:
-        handle = client.get_workflow_handle(workflow_id, result_type=CycleStatus)
+        handle = live.client.get_workflow_handle(workflow_id, result_type=CycleStatus)
         status = await asyncio.wait_for(handle.result(), WAIT_LIMIT_S)
         result.states[status.state.value] += 1
 
@@ -280,18 +273,17 @@ async def _live_month(
     result.sms = sent()
 
 
-async def _activate(
-    api_url: str, settings: Settings, world: World, cohort: _Cohort
-) -> dict[str, str]:
+async def _activate(live: _Live, cohort: _Cohort) -> dict[str, str]:
     """The wallet's two calls for each happy voucher; returns the account of each cycle."""
     accounts: dict[str, str] = {}
     for number, workflow_id in enumerate(cohort.happy):
         account = f"{8_000_000_000 + number}"
-        world.accounts[account] = Account(account, "Bench Holder", "Bench street 1", "KAR")
+        holder = Account(account, "Bench Holder", "Bench street 1", "KAR")
+        live.running.world.accounts[account] = holder
         accounts[workflow_id] = account
     async with httpx.AsyncClient(
-        base_url=api_url,
-        headers={"Authorization": f"Bearer {token_of(settings, 'wallet')}"},
+        base_url=live.running.api_url,
+        headers={"Authorization": f"Bearer {live.token('wallet')}"},
         timeout=WAIT_LIMIT_S,
     ) as wallet:
 
@@ -309,28 +301,20 @@ async def _activate(
     return accounts
 
 
-async def _handover_and_settle(
-    env: WorkflowEnvironment,
-    clock: Client,
-    api_url: str,
-    settings: Settings,
-    sessions: Sessions,
-    rules: ProgramVersion,
-    month: str,
-    accounts: dict[str, str],
-) -> None:
-    handover = calendar.handover_moment(rules, month)
+async def _handover_and_settle(live: _Live, month: str, accounts: dict[str, str]) -> None:
+    """The month's hand-over reaches the activated cycles; the provider's readings settle them."""
+    handover = calendar.handover_moment(live.rules, month)
     if handover is None:
         raise RuntimeError("a gas program has a hand-over day")
-    await _advance(env, clock, handover + 2 * MINUTE)
-    happy = len(accounts)
+    await _advance(live.server.env, live.server.clock, handover + 2 * MINUTE)
+    happy, sessions = len(accounts), live.sessions
     await poll_until(
         partial(_in_state, sessions, CycleState.HANDED_OVER), happy, "cycles handed over"
     )
     readings = [{"account_number": a, "volume_m3": "12.5"} for a in accounts.values()]
     async with httpx.AsyncClient(
-        base_url=api_url,
-        headers={"Authorization": f"Bearer {token_of(settings, 'provider')}"},
+        base_url=live.running.api_url,
+        headers={"Authorization": f"Bearer {live.token('provider')}"},
         timeout=WAIT_LIMIT_S,
     ) as provider:
         answer = await provider.post(
