@@ -24,10 +24,11 @@ citizen: they are printed apart and left out of the per-citizen load.
 
 It then turns the per-path counts, weighted by a path mix, into the load of ``--citizens``
 (1,000,000) for the send day and the month, against Temporal Cloud's default 500 actions/s per
-namespace and a small self-hosted cluster (about 1,000 state transitions/s on a 2-CPU PostgreSQL,
-docs/TEMPORAL-NOTES). The default mix is an assumption, stated in the output: 10% without a phone
-(``simulators.cohort.seed_world``), and of the rest ``make simulate``'s defaults (60% consent,
-10% refuse, 30% silent), of whose vouchers 80% are activated and settled.
+namespace and a small self-hosted cluster (about 1,000 state transitions/s with PostgreSQL on 2
+CPUs, a figure seen in practice rather than a documented limit). The default mix is an
+assumption, stated in the output: 10% without a phone (``simulators.cohort.seed_world``), and of
+the rest ``make simulate``'s defaults (60% consent, 10% refuse, 30% silent), of whose vouchers
+80% are activated and settled.
 
 ``--write docs/DEPLOYMENT.md`` replaces the part of that file between its ``billable`` markers
 with the output: regenerate it after re-recording the histories.
