@@ -282,7 +282,16 @@ def _webhook_rate(column: Column) -> str:
     if column.intake is None:
         return _missing(column, "intake")
     run = column.intake
-    return _ratio(run.alone.per_s, run.raw.per_s, "/s", WEBHOOK_RATIO, at_least=True)
+    judged = _ratio(run.alone.per_s, run.raw.per_s, "/s", WEBHOOK_RATIO, at_least=True)
+    return _unanswered(run.alone) + judged
+
+
+def _unanswered(hook: intake.Webhook) -> str:
+    """How many replies got no answer (an HTTP error or none at all), if any."""
+    failed = sum(
+        n for kind, n in hook.results.items() if kind.startswith("HTTP ") or kind[:1].isupper()
+    )
+    return f"{failed} of {len(hook.latencies)} replies unanswered; " if failed else ""
 
 
 def _webhook_p99(column: Column) -> str:
@@ -298,9 +307,10 @@ def _listing_p99(column: Column) -> str:
     if column.intake is None:
         return _missing(column, "intake")
     run = column.intake
-    return _ratio(
+    judged = _ratio(
         run.during.p99 * 1000, run.alone.p99 * 1000, " ms", LISTING_P99_RATIO, at_least=False
     )
+    return _unanswered(run.during) + judged
 
 
 def _activation_rate(column: Column) -> str:
