@@ -57,10 +57,8 @@ lock-check: $(BIN)/uv  ## fail when the locks are out of sync with pyproject.tom
 simulate: $(READY)  ## a whole month for a sample cohort under time skipping, day by day
 	$(BIN)/python -m devtools.simulate
 
-bench: $(READY)  ## the benchmarks of the README's performance section
-	$(BIN)/python -m benchmarks.cycles
-	$(BIN)/python -m benchmarks.intake
-	$(BIN)/python -m benchmarks.activation
+bench: $(READY)  ## every benchmark on SQLite and PostgreSQL: the README's performance table
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .run *.egg-info

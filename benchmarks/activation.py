@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from benchmarks import bounded, machine, print_table, quiet_core_logs
-from benchmarks.echo import Echo
+from benchmarks.common import bounded, machine, percentile, print_table, quiet_core_logs, token_of
+from benchmarks.updates import UpdateRun, raw_updates
 from client.connection import product_client
 from client.cycles import CycleClient
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, rules_due_now, run_embedded
@@ -62,11 +61,6 @@ async def wait_for(settings: Settings, state: CycleState, n: int, *, minutes: fl
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {reached} of {n} cycles reached {state}")
         await asyncio.sleep(0.5)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def prepare(client: Client, settings: Settings, world: World, n: int) -> list[str]:
@@ -144,68 +138,60 @@ async def activate_all(
         return time.perf_counter() - began, latencies
 
 
-async def raw_updates(client: Client, n: int, in_flight: int) -> tuple[float, list[float]]:
-    """N update round-trips on N echo workflows, the same concurrency, the same server."""
-    queue = f"bench-echo-{uuid.uuid4().hex[:6]}"
-    latencies: list[float] = []
-    async with Worker(client, task_queue=queue, workflows=[Echo]):
-        handles = []
+@dataclass
+class ActivationRun:
+    """The activations and the raw update baseline at the same concurrency, same server."""
 
-        async def start(number: int) -> None:
-            handles.append(
-                await client.start_workflow(Echo.run, id=f"echo-{queue}-{number}", task_queue=queue)
-            )
+    n: int
+    in_flight: int
+    wall_s: float
+    latencies: list[float]
+    raw: UpdateRun
 
-        await bounded(range(n), start, in_flight=64)
-
-        async def ping(pair: tuple[int, object]) -> None:
-            number, handle = pair
-            began = time.perf_counter()
-            await handle.execute_update(Echo.ping, number)  # type: ignore[attr-defined]
-            latencies.append(time.perf_counter() - began)
-
-        began = time.perf_counter()
-        await bounded(list(enumerate(handles)), ping, in_flight=in_flight)
-        elapsed = time.perf_counter() - began
-        await bounded(handles, lambda h: h.signal(Echo.stop), in_flight=64)
-    return elapsed, latencies
+    @property
+    def per_s(self) -> float:
+        return len(self.latencies) / self.wall_s
 
 
-async def run(n: int, in_flight: int) -> None:
-    quiet_core_logs()
-    with tempfile.TemporaryDirectory() as tmp:
+async def measure(database_url: str, *, n: int = 300, in_flight: int = 16) -> ActivationRun:
+    """Start a dev server, issue N vouchers, activate them, then the raw baseline; stop it."""
+    with tempfile.TemporaryDirectory(prefix="bench-activation-") as tmp:
         data, (port, ui_port) = Path(tmp), free_ports(2)
         async with temporal_dev_server(data, port=port, ui_port=ui_port) as address:
             client = await Client.connect(address)
             await setup_namespace(client)
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{data / 'product.db'}",
-                task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+                database_url=database_url, task_queue=f"bench-{uuid.uuid4().hex[:6]}"
             )
             world = World()
             async with run_embedded(client, settings, world) as product:
                 product_side = product_client(client, product.settings)
                 vouchers = await prepare(product_side, product.settings, world, n)
-                token = next(t for t, r in settings.tokens_by_role().items() if r == "wallet")
+                token = token_of(settings, "wallet")
                 took, latencies = await activate_all(product.api_url, token, vouchers, in_flight)
-            raw_took, raw = await raw_updates(client, n, in_flight)
+            raw = await raw_updates(client, n, in_flight)
+    return ActivationRun(n=n, in_flight=in_flight, wall_s=took, latencies=latencies, raw=raw)
+
+
+def print_run(run: ActivationRun) -> None:
+    """The run's own table (``python -m benchmarks.activation``)."""
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:.1f} ms"
 
-    rate, raw_rate = len(latencies) / took, len(raw) / raw_took
+    raw = run.raw.latencies
     print_table(
-        f"Gas activation, {len(latencies)} vouchers, {in_flight} in flight ({machine()})",
+        f"Gas activation, {len(run.latencies)} vouchers, {run.in_flight} in flight",
         [
-            ("activations/s (account + confirm)", f"{rate:.1f}"),
+            ("activations/s (account + confirm)", f"{run.per_s:.1f}"),
             (
                 "activation p50 / p99",
-                f"{ms(statistics.median(latencies))} / {ms(percentile(latencies, 0.99))}",
+                f"{ms(percentile(run.latencies, 0.5))} / {ms(percentile(run.latencies, 0.99))}",
             ),
-            ("raw update round-trips/s (baseline)", f"{raw_rate:.1f}"),
-            ("raw update p50 / p99", f"{ms(statistics.median(raw))} / {ms(percentile(raw, 0.99))}"),
-            ("updates per activation", "2 (plus 3 activities)"),
-            ("activations/s per raw update/s", f"{rate / raw_rate:.2f}"),
+            ("raw update round-trips/s (baseline)", f"{run.raw.per_s:.1f}"),
+            ("raw update p50 / p99", f"{ms(percentile(raw, 0.5))} / {ms(run.raw.p99)}"),
+            ("updates per activation", "2"),
+            ("activations/s per raw update/s", f"{run.per_s / run.raw.per_s:.2f}"),
         ],
     )
 
@@ -214,8 +200,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.activation", description=__doc__)
     parser.add_argument("-n", type=int, default=300, help="vouchers to activate")
     parser.add_argument("--in-flight", type=int, default=16)
+    parser.add_argument("--database-url", help="the product's database (a temporary SQLite)")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.in_flight))
+    quiet_core_logs()
+    print(f"Machine at the start: {machine()}\n")
+    with tempfile.TemporaryDirectory(prefix="bench-activation-db-") as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'product.db'}"
+        print_run(asyncio.run(measure(url, n=args.n, in_flight=args.in_flight)))
+    print(f"Machine at the end: {machine()}")
 
 
 if __name__ == "__main__":

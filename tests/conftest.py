@@ -10,8 +10,8 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.postgres import Cluster, running_cluster, unavailable
 from tests.harness import Product, fresh_product
-from tests.integration.postgres import Cluster, running_cluster, unavailable
 from workers import setup_namespace
 
 BIN = Path(sys.executable).parent

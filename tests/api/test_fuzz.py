@@ -3,7 +3,7 @@ never a 5xx, every refusal has the one error shape, and a refused request change
 row of the database (compared before and after each refusal) and no cycle.
 
 Every test runs on SQLite and on PostgreSQL (a throwaway server, as in
-``tests/integration/postgres.py``; skipped where its binaries are missing), so that what only the
+``devtools/postgres.py``; skipped where its binaries are missing), so that what only the
 real database refuses (NUL characters, integer ranges) is reached too.
 
 Hypothesis only draws the inputs here (``_examples``), deterministically; a sync ``@given``

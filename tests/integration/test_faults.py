@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.connection import product_client
 from devtools.embedded import deploy_rules, run_embedded
+from devtools.postgres import Cluster
 from models.cycle import CycleState, Reply, voucher_id
 from models.settings import Settings
 from simulators.signing import sign
@@ -51,7 +52,6 @@ from tests.integration.faults_support import (
     states,
     worker_process,
 )
-from tests.integration.postgres import Cluster
 from workers import setup_namespace
 from workflows.citizen_cycle import CitizenCycle
 

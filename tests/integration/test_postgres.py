@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.food_reporting import FoodReporting
 from activities.records import Records
+from devtools.postgres import Cluster
 from models.calls import (
     AccountClaim,
     ConsentAct,
@@ -41,7 +42,6 @@ from store import migrations, queries, reports, vouchers
 from store.engine import create_engine, create_schema, create_sessions
 from store.tables import CycleRecord, RedemptionRecord, SmsRecord, VoucherRecord
 from tests.harness import eventually, run_product
-from tests.integration.postgres import Cluster
 
 AT = datetime(2026, 3, 5, 7, 30, tzinfo=UTC)
 

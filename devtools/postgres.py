@@ -1,7 +1,9 @@
-"""A throwaway PostgreSQL cluster for tests, from the server binaries installed on the machine.
+"""A throwaway PostgreSQL cluster for the tests and the benchmarks, from the server binaries
+installed on the machine.
 
 CI installs PostgreSQL (Debian's ``postgresql`` package puts the binaries in
-``/usr/lib/postgresql/<version>/bin``, off the PATH); where there is none, the tests are skipped.
+``/usr/lib/postgresql/<version>/bin``, off the PATH); where there is none, the tests are skipped
+and the benchmarks' PostgreSQL column says why.
 ``initdb`` refuses to run as root, so as root the cluster belongs to the ``postgres`` user.
 """
 
@@ -88,7 +90,7 @@ def running_cluster() -> Iterator[Cluster]:
     binaries = server_binaries()
     assert binaries is not None, unavailable()
     # Not pytest's tmp_path: as root that lies in a folder only root may enter.
-    folder = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    folder = Path(tempfile.mkdtemp(prefix="pg-throwaway-"))
     as_owner: list[str] = []
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")

@@ -1,0 +1,48 @@
+"""``make bench``'s table (``benchmarks.suite``): each target judged against the baseline of
+the same run, each database a column, a missing database saying why."""
+
+from __future__ import annotations
+
+from benchmarks.cycles import MonthRun, PathHistories
+from benchmarks.suite import Column, Row, Scale, rows, table
+
+
+def _row(start: str) -> Row:
+    return next(row for row in rows(Scale()) if row.target.startswith(start))
+
+
+def _cycles(happy: list[int], unanswered: list[int]) -> Column:
+    run = MonthRun(n=4, month="2027-01", consenting=2, happy=len(happy))
+    run.paths = {"happy": PathHistories(events=happy), "unanswered": PathHistories(unanswered)}
+    run.input_bytes, run.input_stored_bytes = 1024, 1140
+    return Column("SQLite", cycles=run)
+
+
+def test_a_path_whose_largest_sampled_history_is_over_its_target_fails() -> None:
+    """The happy month's target is 80 events and the unanswered one's 35, for every sampled
+    cycle: the largest decides."""
+    at_target = _cycles(happy=[80, 79], unanswered=[35])
+    over = _cycles(happy=[76, 81], unanswered=[36, 30])
+    assert _row("happy gas month").cell(at_target).endswith("PASS")
+    assert _row("happy gas month").cell(over).endswith("FAIL")
+    assert _row("unanswered month").cell(at_target).endswith("PASS")
+    assert _row("unanswered month").cell(over).endswith("FAIL")
+    assert _row("cycle input").cell(at_target).endswith("PASS")  # 1024 B is 1 KB
+
+
+def test_a_database_the_machine_lacks_says_why_in_its_column() -> None:
+    """Without PostgreSQL's server binaries the column is there, and every target's cell says
+    why it was not run."""
+    missing = Column("PostgreSQL", unavailable="initdb not found")
+    text = table([_cycles(happy=[70], unanswered=[30]), missing], Scale(), wall_s=60.0)
+    header, _, *lines = text.splitlines()
+    assert _cells(header) == ["target", "SQLite", "PostgreSQL"]
+    body = [_cells(line) for line in lines if line.startswith("| ")]
+    assert len(body) == len(rows(Scale()))
+    for target, _, postgres in body:
+        expected = "-" if target.startswith("wall time") else "not run: initdb not found"
+        assert postgres == expected, target
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
