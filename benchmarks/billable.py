@@ -60,8 +60,8 @@ SELF_HOSTED_TRANSITIONS = 1_000  # a small self-hosted cluster, PostgreSQL on 2 
 SHARDS = 512  # docs/DEPLOYMENT.md's production starting point
 WORKER_TASKS_PER_S = 100  # workflow + activity tasks one worker process (one core) keeps up with
 # The API's own database transactions per path, outside any activity: the listing row, and each
-# reply through the webhook (look up, keep, route, record the result: four sessions).
-API_WRITES = {"listing": 1, "reply": 4}
+# reply through the webhook (look up, keep and route in one session; the result in another).
+API_WRITES = {"listing": 1, "reply": 2}
 
 E = EventType
 
@@ -251,9 +251,14 @@ def _local_activity(event: HistoryEvent) -> str:
 def first_sms(history: WorkflowHistory) -> datetime | None:
     """When the history's first SMS was scheduled (its send moment); None if it sent none."""
     for event in history.events:
-        if event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if event.activity_task_scheduled_event_attributes.activity_type.name == "sms.send":
-                return _moment(event)
+        scheduled = event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        if scheduled and event.activity_task_scheduled_event_attributes.activity_type.name == (
+            "sms.send"
+        ):
+            return _moment(event)
+        marker = event.event_type == E.EVENT_TYPE_MARKER_RECORDED
+        if marker and _local_activity(event) == "sms.send":  # a local activity since issue 13
+            return _moment(event)
     return None
 
 
@@ -420,7 +425,8 @@ def _load(plan: Plan, counted: dict[str, tuple[Path, Count]]) -> str:
         _row(["open workflows all month", "1", f"{n / SHARDS:,.0f} per shard at {SHARDS}"]),
         "",
         "The send day's rate depends on how long its work is spread: at least the SMS drain "
-        "(the gateway's rate, enforced on the SMS task queue), and `SEND_SPREAD_MINUTES` "
+        "(the gateway's rate: the workers' pace, `SMS_PER_SECOND` each), and "
+        "`SEND_SPREAD_MINUTES` "
         "(models/settings.py) spreads the 09:00 timers themselves. At 0 every consent request "
         f"falls due at once: the first tasks of the day bill {burst:.1f} actions a citizen "
         f"({burst * n / m:.1f} M), {burst * n / CLOUD_APS / 60:.0f} min of a 500 APS "
