@@ -103,7 +103,6 @@ class ProgramVersion(_Frozen):
     # The article each field comes from (``"effective_until": "order item 9"``), or why it is a
     # labelled interpretation or a sample value.
     sources: dict[str, str] = Field(default_factory=dict)
-    sample_figures: bool = False
     effective_from: date
     # The pilot's last day: a month it ends inside is cut short there (rules.calendar).
     effective_until: date | None = None

@@ -46,7 +46,10 @@ def rules_ref(version: ProgramVersion) -> str:
     known = _KNOWN.get(id(version))
     if known is not None and known[0] is version:
         return known[1]
-    content = json.dumps(version.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Defaults are left out: a field added later, with a default that keeps today's behaviour,
+    # does not make every running cycle's rules another version.
+    fields = version.model_dump(mode="json", exclude_defaults=True)
+    content = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     ref = f"{version.version}@{hashlib.sha256(content.encode()).hexdigest()[:16]}"
     _KNOWN[id(version)] = (version, ref)
     return ref

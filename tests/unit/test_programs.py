@@ -115,7 +115,7 @@ def test_gas_rules_follow_the_spec_table(book: ProgramBook) -> None:
     assert v.handover_day == 30 and v.takes_late_additions and v.consent_scope == "month"
     assert v.eligible_assistance == ("TSA", "HOUSING")
     assert (v.voucher.kind, v.voucher.per) == ("gas_discount", "recipient")
-    assert (v.short_number, v.support_phone, v.sample_figures) == ("1414", "5104", False)
+    assert (v.short_number, v.support_phone) == ("1414", "5104")
     assert (v.effective_from, v.effective_until) == (date(2025, 8, 28), date(2026, 6, 30))
 
 
