@@ -34,7 +34,7 @@ class CycleStarts(Protocol):
         listed_at: datetime | None = None,
     ) -> CycleInput: ...
 
-    async def start(self, cycle: CycleInput) -> bool: ...
+    async def start(self, cycle: CycleInput, *, fan_out: str | None = None) -> bool: ...
 
     async def start_handover(self, handover: HandoverInput) -> None: ...
 
@@ -58,7 +58,11 @@ class Cycles:
 
         Pages through the database, heartbeating after each page, so a retried activity goes on
         where the last one stopped; a cycle started twice is refused by its deterministic ID.
+        The cycles it starts share one fairness key, this fan-out's: on the task queue their
+        thousands of first tasks and phone checks take turns with the running cycles' replies
+        and wallet requests rather than going ahead of them (:func:`fan_out_key`).
         """
+        fan_out = fan_out_key(pending.program, pending.month, _this_fan_out())
         started = 0
         while True:
             async with self._sessions() as session:
@@ -77,7 +81,7 @@ class Cycles:
                     )
                     for row in page
                 ]
-                results = await asyncio.gather(*(self._start(cycle) for cycle in cycles))
+                results = await asyncio.gather(*(self._start(c, fan_out) for c in cycles))
                 started += sum(results)
                 await queries.mark_started(session, listings=page)
             activity.heartbeat(started)
@@ -102,6 +106,24 @@ class Cycles:
         """Start the gas month's hand-over workflow, unless it is already there."""
         await self._cycles.start_handover(handover)
 
-    async def _start(self, cycle: CycleInput) -> bool:
+    async def _start(self, cycle: CycleInput, fan_out: str) -> bool:
         async with self._concurrency:
-            return await self._cycles.start(cycle)
+            return await self._cycles.start(cycle, fan_out=fan_out)
+
+
+def fan_out_key(program: str, month: str, fan_out: str) -> str:
+    """The fairness key of the cycles one fan-out starts (at most Temporal's 64 bytes).
+
+    A key is a tenant of the task queue: the server dispatches the keys' tasks in turn, so a
+    listing's backlog (one key) takes its turn beside the replies and wallet requests of the
+    cycles already running (started under other keys) instead of ahead of them. Fairness is a
+    server setting (``matching.enableFairness``; docs/DEPLOYMENT.md); without it the key is
+    ignored.
+    """
+    return f"{program}-{month}-{fan_out}"[:64]
+
+
+def _this_fan_out() -> str:
+    """This fan-out among the month's: the intake run and its activity (the same on a retry)."""
+    info = activity.info()
+    return f"{(info.workflow_run_id or '')[:8]}-{info.activity_id}"

@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    Priority,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -79,6 +80,7 @@ class _StartOptions(TypedDict):
     search_attributes: TypedSearchAttributes
     static_summary: str
     static_details: str
+    priority: Priority
 
 
 class CycleRefused(Exception):
@@ -184,14 +186,21 @@ class CycleClient:
             send_spread=self._send_spread,
         )
 
-    async def start(self, cycle: CycleInput) -> bool:
+    async def start(self, cycle: CycleInput, *, fan_out: str | None = None) -> bool:
         """Start ``cycle``; False if that citizen's cycle for the month already exists.
 
         The workflow ID is deterministic and a duplicate is refused by Temporal itself, even
         after the first cycle closed: a citizen listed twice in a month has one cycle, never two.
+        ``fan_out`` names the fan-out starting it (``activities.cycles.fan_out_key``): the
+        cycle's tasks are dispatched fairly against other fan-outs' and other cycles' (the
+        task queue's fairness), so the thousands of first tasks of one listing do not hold up
+        a reply to a cycle already running.
         """
+        options = self._start_options(cycle)
+        if fan_out is not None:
+            options["priority"] = Priority(fairness_key=fan_out)
         try:
-            await self.client.start_workflow(CitizenCycle.run, cycle, **self._start_options(cycle))
+            await self.client.start_workflow(CitizenCycle.run, cycle, **options)
         except WorkflowAlreadyStartedError:
             return False
         return True
@@ -345,6 +354,7 @@ class CycleClient:
             "static_summary": f"{cycle.program} voucher cycle {cycle.month}, region "
             f"{cycle.citizen.region}, citizen {cycle.citizen_ref}",
             "static_details": _static_details(cycle, self._rules_of(cycle)),
+            "priority": Priority.default,
         }
 
     async def _update(

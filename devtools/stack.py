@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -36,15 +36,32 @@ from simulators.state import SYSTEMS, World
 from workers import create_worker, ensure_schedules, setup_namespace
 
 BIN = Path(sys.executable).parent
+# The dev server's dynamic config, as a production cluster should have it (docs/DEPLOYMENT.md):
+# task-queue fairness, so that a listing's fan-out (one fairness key, activities.cycles) takes
+# turns with the running cycles' replies and wallet requests instead of going ahead of them.
+DYNAMIC_CONFIG = {"matching.enableFairness": "true"}
+
+
+def dynamic_config_args(config: Mapping[str, str] = DYNAMIC_CONFIG) -> list[str]:
+    """``temporal server start-dev`` arguments setting ``config`` (values are JSON)."""
+    return [
+        arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
 
 
 @contextlib.asynccontextmanager
 async def temporal_dev_server(
-    data: Path, *, port: int, ui_port: int, codec_endpoint: str | None = None
+    data: Path,
+    *,
+    port: int,
+    ui_port: int,
+    codec_endpoint: str | None = None,
+    dynamic_config: Mapping[str, str] = DYNAMIC_CONFIG,
 ) -> AsyncIterator[str]:
     """Run ``temporal server start-dev`` with a file database; yield its address.
 
     With ``codec_endpoint``, the Web UI decodes payloads through the product's codec routes.
+    ``dynamic_config`` replaces the product's (benchmarks compare with the server's defaults).
     """
     data.mkdir(parents=True, exist_ok=True)
     command = [
@@ -62,6 +79,7 @@ async def temporal_dev_server(
         "--ui-disable-news-fetch",
         *(("--ui-codec-endpoint", codec_endpoint) if codec_endpoint else ()),
         *(arg for key in ALL for arg in ("--search-attribute", f"{key.name}=Keyword")),
+        *dynamic_config_args(dynamic_config),
     ]
     log = (data / "temporal.log").open("ab")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

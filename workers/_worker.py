@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -34,6 +35,11 @@ from workflows.month_intake import intake_queue
 
 # Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
 INTAKE_ACTIVITIES = 4
+# A cached cycle's task (a reply, a wallet request) waits this long for its worker to take it
+# before the server hands it to the task queue, where fairness lets it past a listing's backlog
+# (activities.cycles.fan_out_key). The SDK's 10 s would be a reply's wait whenever the worker
+# is busy with a listing's first tasks.
+STICKY_START_TIMEOUT = timedelta(seconds=2)
 RESOURCES = "social-wallet.worker-resources"
 
 
@@ -94,6 +100,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
         "activities": activities,
+        "sticky_queue_schedule_to_start_timeout": STICKY_START_TIMEOUT,
     }
     # A month's fan-outs (starting the listed cycles, telling them of the hand-over) run from a
     # queue of their own, so that the cycles' replies never queue behind thousands of starts.
