@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,8 +22,10 @@ from store.tables import (
     ListingRecord,
     SmsRecord,
 )
+from store.writer import single_writer
 
 
+@single_writer
 async def add_listings(
     session: AsyncSession,
     *,
@@ -95,6 +98,7 @@ async def _add_new_listings(
     return added
 
 
+@single_writer
 async def note_corrections(
     session: AsyncSession,
     *,
@@ -135,6 +139,7 @@ async def note_corrections(
     return list(corrected.values())
 
 
+@single_writer
 async def keep_digest(
     session: AsyncSession, *, program: str, month: str, citizen_ref: str, digest: str
 ) -> None:
@@ -166,12 +171,28 @@ async def find_listing(
     return await session.get(ListingRecord, (program, month, citizen_ref))
 
 
+@single_writer
 async def mark_started(session: AsyncSession, *, listings: Sequence[ListingRecord]) -> None:
-    """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now."""
+    """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now.
+
+    The rows are changed by key (the listings belong to the caller's session, the write may
+    run on the writer's); the caller's objects show the change too.
+    """
+    months: dict[tuple[str, str], list[str]] = {}
     for row in listings:
-        row.started, row.citizen = True, None
-        session.add(row)
+        months.setdefault((row.program, row.month), []).append(row.citizen_ref)
+    for (program, month), refs in months.items():
+        for chunk in chunks(refs, 500):
+            await session.exec(
+                update(ListingRecord)
+                .where(col(ListingRecord.program) == program, col(ListingRecord.month) == month)
+                .where(col(ListingRecord.citizen_ref).in_(chunk))
+                .values(started=True, citizen=None)
+            )
     await session.commit()
+    for row in listings:
+        set_committed_value(row, "started", True)
+        set_committed_value(row, "citizen", None)
 
 
 async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
@@ -180,6 +201,7 @@ async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
     return list(rows.all())
 
 
+@single_writer
 async def save_cycle(session: AsyncSession, *, cycle: CycleRecord) -> None:
     """Insert or update a cycle's row (one per cycle, kept current by the cycle)."""
     await session.merge(cycle)
@@ -210,6 +232,7 @@ async def reply_route(
     return candidates[0] if candidates else None
 
 
+@single_writer
 async def save_consent(session: AsyncSession, *, consent: ConsentRecord) -> None:
     """Keep a consent or refusal, one per inbound message (a retry writes the same row again)."""
     await session.merge(consent)
@@ -230,6 +253,7 @@ async def latest_decision(
     return latest.first()
 
 
+@single_writer
 async def withdraw_standing_consent(
     session: AsyncSession,
     *,
@@ -269,6 +293,7 @@ async def withdraw_standing_consent(
     return True
 
 
+@single_writer
 async def log_sms(session: AsyncSession, *, sms: SmsRecord) -> None:
     """Keep an SMS the gateway accepted, one row per idempotency key."""
     await session.merge(sms)
@@ -280,6 +305,7 @@ async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord
     return await session.get(InboundSmsRecord, message_id)
 
 
+@single_writer
 async def keep_inbound(session: AsyncSession, *, message: InboundSmsRecord) -> bool:
     """Record an inbound message; False if another request recorded it first."""
     session.add(message)
@@ -291,6 +317,7 @@ async def keep_inbound(session: AsyncSession, *, message: InboundSmsRecord) -> b
     return True
 
 
+@single_writer
 async def record_reply_result(session: AsyncSession, *, message_id: str, result: str) -> None:
     """Keep what an inbound message meant. Two gateway nodes delivering it at once both get an
     answer, one of them ``duplicate``: that one never overwrites the cycle's real answer."""

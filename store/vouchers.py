@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.queries import chunks
 from store.tables import AccountActivation, PurchaseLineRecord, RedemptionRecord, VoucherRecord
+from store.writer import single_writer
 
 # SQLSTATE classes no retry can cure: 22 data exception (a value too long, a NUL in a text),
 # 23 integrity constraint violation.
@@ -31,6 +32,7 @@ def incurable(error: DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in _INCURABLE_CLASSES
 
 
+@single_writer
 async def save_voucher(session: AsyncSession, *, voucher: VoucherRecord) -> None:
     """Insert or update an issued voucher's record."""
     await session.merge(voucher)
@@ -47,6 +49,7 @@ async def voucher_ids(session: AsyncSession) -> list[str]:
     return list((await session.exec(select(VoucherRecord.voucher_id))).all())
 
 
+@single_writer
 async def mark_activated(
     session: AsyncSession, *, voucher_id: str, at: datetime, account_number: str | None
 ) -> None:
@@ -58,6 +61,7 @@ async def mark_activated(
         await session.commit()
 
 
+@single_writer
 async def settle_voucher(
     session: AsyncSession, *, voucher_id: str, discount_kzt: int, volume_m3: str
 ) -> None:
@@ -75,6 +79,7 @@ async def account_holder(session: AsyncSession, *, month: str, account_number: s
     return None if held is None else held.voucher_id
 
 
+@single_writer
 async def claim_account(session: AsyncSession, *, activation: AccountActivation) -> bool:
     """Insert the account's activation for its month; False if the account already has one.
 
@@ -123,6 +128,7 @@ async def handover_page(
     return [(voucher_id, account) for voucher_id, account in rows.all()]
 
 
+@single_writer
 async def mark_handed_over(session: AsyncSession, *, month: str, at: datetime) -> None:
     """Note the moment of the month's hand-over on every account activation of that month."""
     await session.exec(
@@ -143,6 +149,7 @@ async def handed_over_cycles(session: AsyncSession, *, month: str) -> list[str]:
     return list(rows.all())
 
 
+@single_writer
 async def save_redemption(
     session: AsyncSession,
     *,
