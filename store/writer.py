@@ -159,6 +159,10 @@ class Writer:
         """Run the batch's writes in one transaction; settle every caller's outcome."""
         try:
             outcomes = await self._in_one_transaction(batch)
+        except _LockNotTaken as busy:  # another process kept the file: each caller retries
+            for queued in batch:
+                _settle(queued, None, busy.__cause__)
+            return
         except BaseException as failed:
             if isinstance(failed, OperationalError) and len(batch) > 1:
                 # The transaction itself failed (not a write's own error, which its savepoint
@@ -197,7 +201,7 @@ class Writer:
                 return
             except OperationalError as busy:
                 if "locked" not in str(busy) or attempt == _LOCK_TRIES - 1:
-                    raise
+                    raise _LockNotTaken() from busy
 
 
 async def _in_savepoint(
@@ -215,6 +219,10 @@ async def _in_savepoint(
     except Exception as refused:
         return None, refused
     return result, None
+
+
+class _LockNotTaken(Exception):
+    """The batch's transaction could not begin (its cause says why); no write of it ran."""
 
 
 def _settle(queued: _Write, result: Any, error: BaseException | None) -> None:
