@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -55,11 +55,11 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
     )
-    sqlite_pragmas(engine)
+    sqlite_pragmas(engine.sync_engine)
     return engine
 
 
-def sqlite_pragmas(engine: AsyncEngine) -> None:
+def sqlite_pragmas(engine: Engine) -> None:
     """Set WAL, ``synchronous=NORMAL`` and the busy timeout on each of the engine's new SQLite
     connections.
 
@@ -69,7 +69,7 @@ def sqlite_pragmas(engine: AsyncEngine) -> None:
     waits for another process's batch.
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

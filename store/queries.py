@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
@@ -26,8 +26,8 @@ from store.writer import single_writer
 
 
 @single_writer
-async def add_listings(
-    session: AsyncSession,
+def add_listings(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -44,7 +44,7 @@ async def add_listings(
     """
     for attempt in range(3):
         try:
-            return await _add_new_listings(
+            return _add_new_listings(
                 session,
                 program=program,
                 month=month,
@@ -53,14 +53,14 @@ async def add_listings(
                 digests=digests or {},
             )
         except IntegrityError:
-            await session.rollback()
+            session.rollback()
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _add_new_listings(
-    session: AsyncSession,
+def _add_new_listings(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -71,7 +71,7 @@ async def _add_new_listings(
     refs = [ref for ref, _ in citizens]
     known: set[str] = set()
     for chunk in chunks(refs, 500):
-        rows = await session.exec(
+        rows = session.exec(
             select(ListingRecord.citizen_ref)
             .where(ListingRecord.program == program, ListingRecord.month == month)
             .where(col(ListingRecord.citizen_ref).in_(chunk))
@@ -94,13 +94,13 @@ async def _add_new_listings(
             )
         )
         added += 1
-    await session.commit()
+    session.commit()
     return added
 
 
 @single_writer
-async def note_corrections(
-    session: AsyncSession,
+def note_corrections(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -117,7 +117,7 @@ async def note_corrections(
     """
     rows: dict[str, ListingRecord] = {}
     for chunk in chunks([ref for ref, _, _ in records], 500):
-        found = await session.exec(
+        found = session.exec(
             select(ListingRecord)
             .where(ListingRecord.program == program, ListingRecord.month == month)
             .where(col(ListingRecord.citizen_ref).in_(chunk))
@@ -135,20 +135,20 @@ async def note_corrections(
         if row.citizen is not None:  # not started: the fan-out starts it corrected
             row.citizen, row.region = citizen.model_dump_json(), citizen.region
         session.add(row)
-    await session.commit()
+    session.commit()
     return list(corrected.values())
 
 
 @single_writer
-async def keep_digest(
-    session: AsyncSession, *, program: str, month: str, citizen_ref: str, digest: str
+def keep_digest(
+    session: Session, *, program: str, month: str, citizen_ref: str, digest: str
 ) -> None:
     """Remember the record a started cycle has taken as SDU's latest for that citizen."""
-    row = await session.get(ListingRecord, (program, month, citizen_ref))
+    row = session.get(ListingRecord, (program, month, citizen_ref))
     if row is not None:
         row.fingerprint = digest
         session.add(row)
-        await session.commit()
+        session.commit()
 
 
 async def pending_listings(
@@ -172,7 +172,7 @@ async def find_listing(
 
 
 @single_writer
-async def mark_started(session: AsyncSession, *, listings: Sequence[ListingRecord]) -> None:
+def mark_started(session: Session, *, listings: Sequence[ListingRecord]) -> None:
     """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now.
 
     The rows are changed by key (the listings belong to the caller's session, the write may
@@ -183,13 +183,13 @@ async def mark_started(session: AsyncSession, *, listings: Sequence[ListingRecor
         months.setdefault((row.program, row.month), []).append(row.citizen_ref)
     for (program, month), refs in months.items():
         for chunk in chunks(refs, 500):
-            await session.exec(
+            session.exec(
                 update(ListingRecord)
                 .where(col(ListingRecord.program) == program, col(ListingRecord.month) == month)
                 .where(col(ListingRecord.citizen_ref).in_(chunk))
                 .values(started=True, citizen=None)
             )
-    await session.commit()
+    session.commit()
     for row in listings:
         set_committed_value(row, "started", True)
         set_committed_value(row, "citizen", None)
@@ -202,10 +202,10 @@ async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
 
 
 @single_writer
-async def save_cycle(session: AsyncSession, *, cycle: CycleRecord) -> None:
+def save_cycle(session: Session, *, cycle: CycleRecord) -> None:
     """Insert or update a cycle's row (one per cycle, kept current by the cycle)."""
-    await session.merge(cycle)
-    await session.commit()
+    session.merge(cycle)
+    session.commit()
 
 
 async def cycle_ids(session: AsyncSession) -> list[str]:
@@ -233,10 +233,10 @@ async def reply_route(
 
 
 @single_writer
-async def save_consent(session: AsyncSession, *, consent: ConsentRecord) -> None:
+def save_consent(session: Session, *, consent: ConsentRecord) -> None:
     """Keep a consent or refusal, one per inbound message (a retry writes the same row again)."""
-    await session.merge(consent)
-    await session.commit()
+    session.merge(consent)
+    session.commit()
 
 
 async def latest_decision(
@@ -254,8 +254,8 @@ async def latest_decision(
 
 
 @single_writer
-async def withdraw_standing_consent(
-    session: AsyncSession,
+def withdraw_standing_consent(
+    session: Session,
     *,
     citizen_ref: str,
     program: str,
@@ -268,7 +268,7 @@ async def withdraw_standing_consent(
     return whether there was a consent to withdraw. The refusal names the same person and
     program version, so the next cycle under that version finds it and asks again."""
     latest = (
-        await session.exec(
+        session.exec(
             select(ConsentRecord)
             .where(ConsentRecord.citizen_ref == citizen_ref, ConsentRecord.program == program)
             .order_by(col(ConsentRecord.received_at).desc())
@@ -288,16 +288,16 @@ async def withdraw_standing_consent(
         received_at=received_at,
         recorded_at=datetime.now(UTC),
     )
-    await session.merge(refusal)
-    await session.commit()
+    session.merge(refusal)
+    session.commit()
     return True
 
 
 @single_writer
-async def log_sms(session: AsyncSession, *, sms: SmsRecord) -> None:
+def log_sms(session: Session, *, sms: SmsRecord) -> None:
     """Keep an SMS the gateway accepted, one row per idempotency key."""
-    await session.merge(sms)
-    await session.commit()
+    session.merge(sms)
+    session.commit()
 
 
 async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
@@ -306,19 +306,19 @@ async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord
 
 
 @single_writer
-async def keep_inbound(session: AsyncSession, *, message: InboundSmsRecord) -> bool:
+def keep_inbound(session: Session, *, message: InboundSmsRecord) -> bool:
     """Record an inbound message; False if another request recorded it first."""
     session.add(message)
     try:
-        await session.commit()
+        session.commit()
     except IntegrityError:
-        await session.rollback()
+        session.rollback()
         return False
     return True
 
 
 @single_writer
-async def record_reply_result(session: AsyncSession, *, message_id: str, result: str) -> None:
+def record_reply_result(session: Session, *, message_id: str, result: str) -> None:
     """Keep what an inbound message meant. Two gateway nodes delivering it at once both get an
     answer, one of them ``duplicate``: that one never overwrites the cycle's real answer."""
     statement = (
@@ -328,8 +328,8 @@ async def record_reply_result(session: AsyncSession, *, message_id: str, result:
     )
     if result == "duplicate":
         statement = statement.where(col(InboundSmsRecord.result).is_(None))
-    await session.exec(statement)
-    await session.commit()
+    session.exec(statement)
+    session.commit()
 
 
 def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

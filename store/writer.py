@@ -6,12 +6,16 @@ rather than queueing fairly; a connection holding the lock kept it across turns 
 loop, and under the benchmarks' load some writers waited past the busy timeout ("database is
 locked") or past their activity's timeout (then retried, adding to the queue).
 
-How: a write function of ``store.queries``/``store.vouchers`` is decorated with
-:func:`single_writer`. On PostgreSQL, which handles concurrent writers itself, it runs on the
-caller's session as before. On an SQLite file it is queued to this process's :class:`Writer` for
-that file, which runs the queued writes one after the other on its own connection, in one
-transaction (``BEGIN IMMEDIATE``: the write lock is taken at once, so a write never has to
-upgrade a read lock, which SQLite refuses without waiting) and commits them together. Each
+How: a write function of ``store.queries``/``store.vouchers`` is a plain (synchronous) function
+of a session, decorated with :func:`single_writer`, which makes it the awaitable function of an
+``AsyncSession`` the callers know. On PostgreSQL, which handles concurrent writers itself, it runs
+on the caller's session (``run_sync``) as before. On an SQLite file it is queued to this
+process's :class:`Writer` for that file, which runs the queued writes one after the other in a
+thread, on its own connection, in one transaction (``BEGIN IMMEDIATE``: the write lock is taken
+at once, so a write never has to upgrade a read lock, which SQLite refuses without waiting) and
+commits them together. In the thread a batch's statements wait for no turn of the event loop:
+a loaded loop (a send day's thousands of workflow activations) no longer stretches the time
+the write lock is held, nor the time a write waits, towards the activities' 10 s timeout. Each
 write runs in a SAVEPOINT of its own, so one write's error (a primary key already taken) rolls
 back that write alone and is raised to its own caller; the others commit. Other processes on
 the same file (the API and the worker of ``make run``) wait for the write lock on the busy
@@ -28,9 +32,11 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import URL, NullPool, make_url
+from sqlalchemy import URL, Connection, NullPool, create_engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.engine import BUSY_TIMEOUT_MS, sqlite_pragmas
@@ -47,22 +53,32 @@ _LOCK_TRIES = 2
 
 
 def single_writer(
-    write: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
+    write: Callable[Concatenate[Session, P], T],
 ) -> Callable[Concatenate[AsyncSession, P], Awaitable[T]]:
-    """Run the write function through the process's writer when its session is on SQLite.
+    """The awaitable store function of ``write``: run through the process's writer when the
+    caller's session is on an SQLite file, on the caller's session otherwise.
 
-    ``write`` takes the session as its first argument and commits (or rolls back) it like any
-    store function; under the writer its commit releases its savepoint and its rollback undoes
-    only its own statements. It must not use ORM objects loaded by the caller's session (they
-    belong to that session): it loads what it changes, or changes rows by key.
+    ``write`` takes a (synchronous) session as its first argument and commits (or rolls back)
+    it like any store function; under the writer its commit releases its savepoint and its
+    rollback undoes only its own statements. It must not use ORM objects loaded by the caller's
+    session (they belong to that session): it loads what it changes, or changes rows by key.
     """
 
     @wraps(write)
     async def routed(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> T:
         url = _sqlite_file_url(session)
         if url is None:
-            return await write(session, *args, **kwargs)
-        result = await writer_for(url).run(lambda own: write(own, *args, **kwargs))
+
+            def on_callers(own: OrmSession) -> T:
+                assert isinstance(own, Session)  # sqlmodel's AsyncSession wraps its Session
+                return write(own, *args, **kwargs)
+
+            return await session.run_sync(on_callers)
+
+        def on_writers(own: Session) -> T:
+            return write(own, *args, **kwargs)
+
+        result = await writer_for(url).run(on_writers)
         if session.in_transaction():
             # As before, the caller's session leaves the call with its transaction ended: what
             # it reads next is read afresh, and sees this write.
@@ -86,7 +102,7 @@ def _sqlite_file_url(session: AsyncSession) -> URL | None:
     return bind.url
 
 
-# A writer per event loop (an asyncio queue serves one loop) and per database file.
+# A writer per event loop (its queue serves one loop) and per database file.
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Writer]] = (
     weakref.WeakKeyDictionary()
 )
@@ -96,7 +112,7 @@ def writer_for(url: URL | str) -> Writer:
     """This process's (and event loop's) writer of the SQLite file at ``url``."""
     url = make_url(url)
     loop = asyncio.get_running_loop()
-    key = url.render_as_string(hide_password=False)
+    key = url.set(drivername="sqlite").render_as_string(hide_password=False)
     writers = _writers.setdefault(loop, {})
     if key not in writers:
         writers[key] = Writer(url)
@@ -107,7 +123,7 @@ def writer_for(url: URL | str) -> Writer:
 class _Write:
     """A queued write and where its caller waits for the outcome."""
 
-    run: Callable[[AsyncSession], Awaitable[Any]]
+    run: Callable[[Session], Any]
     outcome: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -117,12 +133,12 @@ class Writer:
     """Runs the queued writes to one SQLite file in batches, one transaction each."""
 
     def __init__(self, url: URL) -> None:
-        # Its own engine, without a pool: a connection is opened for a batch and closed after
-        # it, so no connection (nor aiosqlite's thread) outlives the work or its event loop.
-        self._engine = create_async_engine(
-            url,
+        # The driver's own (synchronous) connections, used in a thread, and without a pool: a
+        # connection is opened for a batch and closed after it, so none outlives the work.
+        self._engine = create_engine(
+            url.set(drivername="sqlite"),
             poolclass=NullPool,
-            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             hide_parameters=True,
         )
         sqlite_pragmas(self._engine)
@@ -131,7 +147,7 @@ class Writer:
         self.batches = 0  # committed, for tests and benchmarks
         self.writes = 0
 
-    async def run(self, write: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run(self, write: Callable[[Session], T]) -> T:
         """Queue ``write`` and return its result (or raise its error) once its batch ends.
 
         A caller cancelled while its write waits in the queue takes it out; one cancelled while
@@ -157,8 +173,9 @@ class Writer:
 
     async def _commit_batch(self, batch: list[_Write]) -> None:
         """Run the batch's writes in one transaction; settle every caller's outcome."""
+        writes = [queued.run for queued in batch]
         try:
-            outcomes = await self._in_one_transaction(batch)
+            outcomes = await asyncio.to_thread(self._in_one_transaction, writes)
         except _LockNotTaken as busy:  # another process kept the file: each caller retries
             for queued in batch:
                 _settle(queued, None, busy.__cause__)
@@ -180,42 +197,39 @@ class Writer:
         for queued, (result, error) in zip(batch, outcomes, strict=True):
             _settle(queued, result, error)
 
-    async def _in_one_transaction(
-        self, batch: list[_Write]
+    def _in_one_transaction(
+        self, writes: list[Callable[[Session], Any]]
     ) -> list[tuple[Any, BaseException | None]]:
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        async with self._engine.connect() as connection:
-            await self._begin_immediate(connection)
-            for queued in batch:
-                outcomes.append(await _in_savepoint(connection, queued))
-            await connection.commit()
+        """In the writer's thread: the writes in one transaction, each in a savepoint."""
+        with self._engine.connect() as connection:
+            self._begin_immediate(connection)
+            outcomes = [_in_savepoint(connection, write) for write in writes]
+            connection.commit()
         return outcomes
 
-    async def _begin_immediate(self, connection: AsyncConnection) -> None:
+    def _begin_immediate(self, connection: Connection) -> None:
         """Begin the batch's transaction holding the write lock (the sqlite3 driver then
         leaves the transaction to us: it issues no BEGIN of its own)."""
-        await connection.begin()
         for attempt in range(_LOCK_TRIES):
             try:
-                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return
             except OperationalError as busy:
                 if "locked" not in str(busy) or attempt == _LOCK_TRIES - 1:
                     raise _LockNotTaken() from busy
 
 
-async def _in_savepoint(
-    connection: AsyncConnection, queued: _Write
+def _in_savepoint(
+    connection: Connection, write: Callable[[Session], Any]
 ) -> tuple[Any, BaseException | None]:
     """Run one write in a savepoint of the batch's transaction: its result, or its error with
     its statements undone."""
-    session = AsyncSession(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
     try:
-        async with session:
-            result = await queued.run(session)
-            await session.commit()  # what the write left pending (its own commit released it)
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            result = write(session)
+            session.commit()  # what the write left pending (its own commit released it)
     except Exception as refused:
         return None, refused
     return result, None
