@@ -47,9 +47,6 @@ T = TypeVar("T")
 # Writes committed together at most: a batch holds the file's write lock, which the other
 # processes on the file wait for, so a batch stays short (a few hundred statements).
 BATCH_LIMIT = 64
-# How many busy timeouts (``store.engine.BUSY_TIMEOUT_MS``) a batch waits for another process's
-# write lock before its writes fail: the other process's batches are short, so one is enough.
-_LOCK_TRIES = 2
 
 
 def single_writer(
@@ -209,14 +206,16 @@ class Writer:
 
     def _begin_immediate(self, connection: Connection) -> None:
         """Begin the batch's transaction holding the write lock (the sqlite3 driver then
-        leaves the transaction to us: it issues no BEGIN of its own)."""
-        for attempt in range(_LOCK_TRIES):
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            except OperationalError as busy:
-                if "locked" not in str(busy) or attempt == _LOCK_TRIES - 1:
-                    raise _LockNotTaken() from busy
+        leaves the transaction to us: it issues no BEGIN of its own).
+
+        It waits one busy timeout (``store.engine.BUSY_TIMEOUT_MS``, 5 s) for another process's
+        batch, which is short; no more, so that a write fails and is retried well inside its
+        activity's 10 s timeout rather than at it.
+        """
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except OperationalError as busy:
+            raise _LockNotTaken() from busy
 
 
 def _in_savepoint(
