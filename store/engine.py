@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -32,12 +32,18 @@ from store.migrations import alembic_config, is_current
 
 Sessions = async_sessionmaker[AsyncSession]
 
+# How long (ms) an SQLite connection waits for another's write lock: shorter than the shortest
+# activity timeout (10 s), so a write that cannot get the lock fails cleanly and is retried,
+# never cancelled mid-transaction while it holds the lock. Within a process the writes queue on
+# ``store.writer`` instead; this wait is for another process's batch, a fraction of a second.
+BUSY_TIMEOUT_MS = 5000
+
 # The advisory lock (any 64-bit key, the same in every process) of a PostgreSQL schema upgrade.
 _SCHEMA_LOCK = 0x5357_5343_4845_4D41  # "SWSCHEMA"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; SQLite gets WAL and a busy timeout for concurrent writers.
+    """An async engine for ``url``; SQLite gets WAL and a busy timeout (:func:`sqlite_pragmas`).
 
     Its errors and statement logs never show a statement's parameters (``hide_parameters``):
     they hold IINs, and an error's text travels into logs and Temporal's failure messages.
@@ -46,15 +52,27 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(
             url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True
         )
-    # A lock wait shorter than the shortest activity timeout (10 s): a locked database gives a
-    # clean "database is locked" error and a retry, never a write cancelled mid-transaction
-    # that keeps holding the lock.
-    engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
+    engine = create_async_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
+    sqlite_pragmas(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def sqlite_pragmas(engine: Engine) -> None:
+    """Set WAL, ``synchronous=NORMAL`` and the busy timeout on each of the engine's new SQLite
+    connections.
+
+    WAL lets readers go on while a batch is written (and a commit is a WAL append, synced at
+    checkpoints under NORMAL: a power cut may lose the last commits, never corrupt the file).
+    Writes go through ``store.writer``, one writer per process; the busy timeout is how long it
+    waits for another process's batch.
+    """
+
+    @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Switching a new file to WAL takes an exclusive lock and, unlike a write, answers
         # "database is locked" at once when processes open it together (a worker and the API
         # starting side by side): a few tries, then the error.
@@ -68,8 +86,6 @@ def create_engine(url: str) -> AsyncEngine:
                 time.sleep(0.1)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    return engine
 
 
 def create_sessions(engine: AsyncEngine) -> Sessions:

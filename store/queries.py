@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
@@ -21,10 +22,12 @@ from store.tables import (
     ListingRecord,
     SmsRecord,
 )
+from store.writer import single_writer
 
 
-async def add_listings(
-    session: AsyncSession,
+@single_writer
+def add_listings(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -41,7 +44,7 @@ async def add_listings(
     """
     for attempt in range(3):
         try:
-            return await _add_new_listings(
+            return _add_new_listings(
                 session,
                 program=program,
                 month=month,
@@ -50,14 +53,14 @@ async def add_listings(
                 digests=digests or {},
             )
         except IntegrityError:
-            await session.rollback()
+            session.rollback()
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _add_new_listings(
-    session: AsyncSession,
+def _add_new_listings(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -68,7 +71,7 @@ async def _add_new_listings(
     refs = [ref for ref, _ in citizens]
     known: set[str] = set()
     for chunk in chunks(refs, 500):
-        rows = await session.exec(
+        rows = session.exec(
             select(ListingRecord.citizen_ref)
             .where(ListingRecord.program == program, ListingRecord.month == month)
             .where(col(ListingRecord.citizen_ref).in_(chunk))
@@ -91,12 +94,13 @@ async def _add_new_listings(
             )
         )
         added += 1
-    await session.commit()
+    session.commit()
     return added
 
 
-async def note_corrections(
-    session: AsyncSession,
+@single_writer
+def note_corrections(
+    session: Session,
     *,
     program: str,
     month: str,
@@ -113,7 +117,7 @@ async def note_corrections(
     """
     rows: dict[str, ListingRecord] = {}
     for chunk in chunks([ref for ref, _, _ in records], 500):
-        found = await session.exec(
+        found = session.exec(
             select(ListingRecord)
             .where(ListingRecord.program == program, ListingRecord.month == month)
             .where(col(ListingRecord.citizen_ref).in_(chunk))
@@ -131,19 +135,20 @@ async def note_corrections(
         if row.citizen is not None:  # not started: the fan-out starts it corrected
             row.citizen, row.region = citizen.model_dump_json(), citizen.region
         session.add(row)
-    await session.commit()
+    session.commit()
     return list(corrected.values())
 
 
-async def keep_digest(
-    session: AsyncSession, *, program: str, month: str, citizen_ref: str, digest: str
+@single_writer
+def keep_digest(
+    session: Session, *, program: str, month: str, citizen_ref: str, digest: str
 ) -> None:
     """Remember the record a started cycle has taken as SDU's latest for that citizen."""
-    row = await session.get(ListingRecord, (program, month, citizen_ref))
+    row = session.get(ListingRecord, (program, month, citizen_ref))
     if row is not None:
         row.fingerprint = digest
         session.add(row)
-        await session.commit()
+        session.commit()
 
 
 async def pending_listings(
@@ -166,12 +171,28 @@ async def find_listing(
     return await session.get(ListingRecord, (program, month, citizen_ref))
 
 
-async def mark_started(session: AsyncSession, *, listings: Sequence[ListingRecord]) -> None:
-    """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now."""
+@single_writer
+def mark_started(session: Session, *, listings: Sequence[ListingRecord]) -> None:
+    """Mark the listings' cycles started, and drop their records: the cycles hold the IIN now.
+
+    The rows are changed by key (the listings belong to the caller's session, the write may
+    run on the writer's); the caller's objects show the change too.
+    """
+    months: dict[tuple[str, str], list[str]] = {}
     for row in listings:
-        row.started, row.citizen = True, None
-        session.add(row)
-    await session.commit()
+        months.setdefault((row.program, row.month), []).append(row.citizen_ref)
+    for (program, month), refs in months.items():
+        for chunk in chunks(refs, 500):
+            session.exec(
+                update(ListingRecord)
+                .where(col(ListingRecord.program) == program, col(ListingRecord.month) == month)
+                .where(col(ListingRecord.citizen_ref).in_(chunk))
+                .values(started=True, citizen=None)
+            )
+    session.commit()
+    for row in listings:
+        set_committed_value(row, "started", True)
+        set_committed_value(row, "citizen", None)
 
 
 async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
@@ -180,10 +201,11 @@ async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
     return list(rows.all())
 
 
-async def save_cycle(session: AsyncSession, *, cycle: CycleRecord) -> None:
+@single_writer
+def save_cycle(session: Session, *, cycle: CycleRecord) -> None:
     """Insert or update a cycle's row (one per cycle, kept current by the cycle)."""
-    await session.merge(cycle)
-    await session.commit()
+    session.merge(cycle)
+    session.commit()
 
 
 async def cycle_ids(session: AsyncSession) -> list[str]:
@@ -210,10 +232,11 @@ async def reply_route(
     return candidates[0] if candidates else None
 
 
-async def save_consent(session: AsyncSession, *, consent: ConsentRecord) -> None:
+@single_writer
+def save_consent(session: Session, *, consent: ConsentRecord) -> None:
     """Keep a consent or refusal, one per inbound message (a retry writes the same row again)."""
-    await session.merge(consent)
-    await session.commit()
+    session.merge(consent)
+    session.commit()
 
 
 async def latest_decision(
@@ -230,8 +253,9 @@ async def latest_decision(
     return latest.first()
 
 
-async def withdraw_standing_consent(
-    session: AsyncSession,
+@single_writer
+def withdraw_standing_consent(
+    session: Session,
     *,
     citizen_ref: str,
     program: str,
@@ -244,7 +268,7 @@ async def withdraw_standing_consent(
     return whether there was a consent to withdraw. The refusal names the same person and
     program version, so the next cycle under that version finds it and asks again."""
     latest = (
-        await session.exec(
+        session.exec(
             select(ConsentRecord)
             .where(ConsentRecord.citizen_ref == citizen_ref, ConsentRecord.program == program)
             .order_by(col(ConsentRecord.received_at).desc())
@@ -264,15 +288,16 @@ async def withdraw_standing_consent(
         received_at=received_at,
         recorded_at=datetime.now(UTC),
     )
-    await session.merge(refusal)
-    await session.commit()
+    session.merge(refusal)
+    session.commit()
     return True
 
 
-async def log_sms(session: AsyncSession, *, sms: SmsRecord) -> None:
+@single_writer
+def log_sms(session: Session, *, sms: SmsRecord) -> None:
     """Keep an SMS the gateway accepted, one row per idempotency key."""
-    await session.merge(sms)
-    await session.commit()
+    session.merge(sms)
+    session.commit()
 
 
 async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord | None:
@@ -280,18 +305,20 @@ async def inbound(session: AsyncSession, *, message_id: str) -> InboundSmsRecord
     return await session.get(InboundSmsRecord, message_id)
 
 
-async def keep_inbound(session: AsyncSession, *, message: InboundSmsRecord) -> bool:
+@single_writer
+def keep_inbound(session: Session, *, message: InboundSmsRecord) -> bool:
     """Record an inbound message; False if another request recorded it first."""
     session.add(message)
     try:
-        await session.commit()
+        session.commit()
     except IntegrityError:
-        await session.rollback()
+        session.rollback()
         return False
     return True
 
 
-async def record_reply_result(session: AsyncSession, *, message_id: str, result: str) -> None:
+@single_writer
+def record_reply_result(session: Session, *, message_id: str, result: str) -> None:
     """Keep what an inbound message meant. Two gateway nodes delivering it at once both get an
     answer, one of them ``duplicate``: that one never overwrites the cycle's real answer."""
     statement = (
@@ -301,8 +328,8 @@ async def record_reply_result(session: AsyncSession, *, message_id: str, result:
     )
     if result == "duplicate":
         statement = statement.where(col(InboundSmsRecord.result).is_(None))
-    await session.exec(statement)
-    await session.commit()
+    session.exec(statement)
+    session.commit()
 
 
 def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

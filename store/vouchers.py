@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.queries import chunks
 from store.tables import AccountActivation, PurchaseLineRecord, RedemptionRecord, VoucherRecord
+from store.writer import single_writer
 
 # SQLSTATE classes no retry can cure: 22 data exception (a value too long, a NUL in a text),
 # 23 integrity constraint violation.
@@ -31,10 +32,11 @@ def incurable(error: DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in _INCURABLE_CLASSES
 
 
-async def save_voucher(session: AsyncSession, *, voucher: VoucherRecord) -> None:
+@single_writer
+def save_voucher(session: Session, *, voucher: VoucherRecord) -> None:
     """Insert or update an issued voucher's record."""
-    await session.merge(voucher)
-    await session.commit()
+    session.merge(voucher)
+    session.commit()
 
 
 async def voucher(session: AsyncSession, *, voucher_id: str) -> VoucherRecord | None:
@@ -47,26 +49,26 @@ async def voucher_ids(session: AsyncSession) -> list[str]:
     return list((await session.exec(select(VoucherRecord.voucher_id))).all())
 
 
-async def mark_activated(
-    session: AsyncSession, *, voucher_id: str, at: datetime, account_number: str | None
+@single_writer
+def mark_activated(
+    session: Session, *, voucher_id: str, at: datetime, account_number: str | None
 ) -> None:
     """Note when (and on which gas account) a voucher was activated; unknown vouchers are left."""
-    record = await session.get(VoucherRecord, voucher_id)
+    record = session.get(VoucherRecord, voucher_id)
     if record is not None:
         record.activated_at, record.account_number = at, account_number
         session.add(record)
-        await session.commit()
+        session.commit()
 
 
-async def settle_voucher(
-    session: AsyncSession, *, voucher_id: str, discount_kzt: int, volume_m3: str
-) -> None:
+@single_writer
+def settle_voucher(session: Session, *, voucher_id: str, discount_kzt: int, volume_m3: str) -> None:
     """Keep a gas voucher's settled discount and volume; unknown vouchers are left."""
-    record = await session.get(VoucherRecord, voucher_id)
+    record = session.get(VoucherRecord, voucher_id)
     if record is not None:
         record.discount_kzt, record.volume_m3 = discount_kzt, volume_m3
         session.add(record)
-        await session.commit()
+        session.commit()
 
 
 async def account_holder(session: AsyncSession, *, month: str, account_number: str) -> str | None:
@@ -75,7 +77,8 @@ async def account_holder(session: AsyncSession, *, month: str, account_number: s
     return None if held is None else held.voucher_id
 
 
-async def claim_account(session: AsyncSession, *, activation: AccountActivation) -> bool:
+@single_writer
+def claim_account(session: Session, *, activation: AccountActivation) -> bool:
     """Insert the account's activation for its month; False if the account already has one.
 
     The table's primary key (month, account) decides: of two vouchers claiming the same
@@ -83,9 +86,9 @@ async def claim_account(session: AsyncSession, *, activation: AccountActivation)
     """
     session.add(activation)
     try:
-        await session.commit()
+        session.commit()
     except IntegrityError:
-        await session.rollback()
+        session.rollback()
         return False
     return True
 
@@ -123,14 +126,15 @@ async def handover_page(
     return [(voucher_id, account) for voucher_id, account in rows.all()]
 
 
-async def mark_handed_over(session: AsyncSession, *, month: str, at: datetime) -> None:
+@single_writer
+def mark_handed_over(session: Session, *, month: str, at: datetime) -> None:
     """Note the moment of the month's hand-over on every account activation of that month."""
-    await session.exec(
+    session.exec(
         update(AccountActivation)
         .where(col(AccountActivation.month) == month)
         .values(handed_over_at=at)
     )
-    await session.commit()
+    session.commit()
 
 
 async def handed_over_cycles(session: AsyncSession, *, month: str) -> list[str]:
@@ -143,8 +147,9 @@ async def handed_over_cycles(session: AsyncSession, *, month: str) -> list[str]:
     return list(rows.all())
 
 
-async def save_redemption(
-    session: AsyncSession,
+@single_writer
+def save_redemption(
+    session: Session,
     *,
     redemption: RedemptionRecord,
     lines: Sequence[PurchaseLineRecord] = (),
@@ -155,22 +160,22 @@ async def save_redemption(
     Raises:
         PurchaseIdTaken: the purchase_id is another voucher's purchase (nothing is written).
     """
-    if await _taken(session, redemption):
+    if _taken(session, redemption):
         return
     session.add(redemption)
     try:
-        await session.flush()  # the purchase before its lines (their foreign key)
+        session.flush()  # the purchase before its lines (their foreign key)
         session.add_all(lines)
-        await session.commit()
+        session.commit()
     except IntegrityError:
-        await session.rollback()
-        if not await _taken(session, redemption):  # not a concurrent insert of the same ID
+        session.rollback()
+        if not _taken(session, redemption):  # not a concurrent insert of the same ID
             raise
 
 
-async def _taken(session: AsyncSession, redemption: RedemptionRecord) -> bool:
+def _taken(session: Session, redemption: RedemptionRecord) -> bool:
     """Whether the purchase is recorded already (True), by this voucher; raise if by another."""
-    kept = await session.get(RedemptionRecord, redemption.purchase_id)
+    kept = session.get(RedemptionRecord, redemption.purchase_id)
     if kept is None:
         return False
     if kept.voucher_id != redemption.voucher_id:
