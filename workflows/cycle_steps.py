@@ -58,9 +58,12 @@ SMS_RETRIES = RetryPolicy(
     non_retryable_error_types=["RateLimited"],
 )
 
-# How long a local activity retries inside its workflow task before its next attempt waits on a
-# timer (the SDK's default): an outside system down for hours costs a few events an hour.
-LOCAL_RETRIES = timedelta(minutes=1)
+# Every retry of a local activity goes through a workflow timer and a fresh attempt: below every
+# retry policy's first interval, this threshold keeps the SDK from retrying inside the workflow
+# task. Retried there, an attempt leaves its start-to-close timer running (sdk-core's TimeoutBag):
+# it may time out a later attempt, and panics ("receive half not dropped") if it fires after its
+# worker has stopped. A failed attempt costs a marker and a timer; the happy path costs nothing.
+LOCAL_RETRIES = timedelta(milliseconds=250)
 
 Worker = TypeVar("Worker")  # the class holding an activity method
 Arg = TypeVar("Arg")
@@ -251,6 +254,7 @@ class CycleSteps:
                 arg,
                 start_to_close_timeout=ASK_ATTEMPT,
                 retry_policy=ASK_RETRIES,
+                local_retry_threshold=LOCAL_RETRIES,
                 summary=_summary_of(activity),
             )
         except FAILED as failed:

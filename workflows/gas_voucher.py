@@ -23,7 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
     from rules import calendar
     from rules.voucher import discount_mismatch, gas_discount
-    from workflows.cycle_steps import CALL_SUMMARIES, PATIENT, RECORD_TIMEOUT, CycleSteps
+    from workflows.cycle_steps import (
+        CALL_SUMMARIES,
+        LOCAL_RETRIES,
+        PATIENT,
+        RECORD_TIMEOUT,
+        CycleSteps,
+    )
 
 # What the citizen accepts by confirming (gas order Alg. 22-23).
 PUBLIC_OFFER = "QazaqGaz Aimaq public offer on the use of gas vouchers (gas order Alg. 22-23)"
@@ -178,6 +184,7 @@ class GasVoucher:
                 query,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=PATIENT,
+                local_retry_threshold=LOCAL_RETRIES,
                 summary=CALL_SUMMARIES["ReferenceData.gas_tariff"],
             )
             if answer.tariff is not None and answer.problem is None:

@@ -8,12 +8,18 @@ happens in real time instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from models.cycle import Citizen, CycleState
 from rules import calendar
-from tests.harness import Product, eventually
+from tests.harness import Product, eventually, fresh_product
+from workflows.cycle_steps import CALL_TIMEOUT
 
 MINUTE = timedelta(minutes=1)
 PATIENCE = 30.0  # seconds a poll waits for retries running in real time
@@ -236,3 +242,20 @@ def _counter(product: Product, system: str) -> Callable[[], Awaitable[int]]:
         return product.world.requests[system]
 
     return requests
+
+
+async def test_a_call_retried_leaves_no_timeout_running_after_its_worker_stops(
+    env: WorkflowEnvironment, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """BMG failing the phone check once: the retry goes through a workflow timer, not inside the
+    workflow task, so the failed attempt's start-to-close timeout does not outlive the worker
+    (sdk-core panicked "receive half not dropped" when it fired after the worker had stopped)."""
+    async with fresh_product(env, tmp_path) as product:
+        month, rules = await product.next_month("gas")
+        citizen = product.citizen("gas")
+        product.world.fail("bmg", times=1)
+        cycle = await product.list(rules, month, citizen)
+        await product.state_becomes(cycle, CycleState.SCHEDULED)
+        await eventually(_counter(product, "bmg"), lambda n: n == 2)
+    await asyncio.sleep(CALL_TIMEOUT.total_seconds() + 2)  # past the first attempt's timeout
+    assert "receive half not dropped" not in capfd.readouterr().err
