@@ -165,16 +165,18 @@ async def poll(
 async def local_activity_attempts(handle: Handle, activity_type: str) -> list[int]:
     """The attempt on which each local activity of ``activity_type`` succeeded, in order.
 
-    Read from the markers the SDK records for local activities (their ``data`` detail).
+    Read from the markers the SDK records for local activities (their ``data`` detail); a failed
+    attempt, retried after a workflow timer, has a marker of its own, with its failure.
     """
     attempts = []
     for event in (await handle.fetch_history()).events:
-        if event.HasField("marker_recorded_event_attributes"):
-            details = event.marker_recorded_event_attributes.details
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and not marker.HasField("failure"):
+            details = marker.details
             if "data" in details:
-                marker = json.loads(details["data"].payloads[0].data)
-                if marker.get("activity_type") == activity_type:
-                    attempts.append(int(marker["attempt"]))
+                data = json.loads(details["data"].payloads[0].data)
+                if data.get("activity_type") == activity_type:
+                    attempts.append(int(data["attempt"]))
     return attempts
 
 
