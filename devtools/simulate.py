@@ -53,10 +53,13 @@ from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
 from models.settings import Settings
 from rules import calendar
+from rules.funnel import funnel
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.state import World
 from simulators.webhook import deliver
+from store.engine import create_engine, create_sessions
+from store.reports import RegionFigures, figures_by_region
 
 KINDS = ("consent_request", "reminder", "confirmation")
 SHOWN = (
@@ -78,6 +81,12 @@ QUIET_AFTER_REPLIES_S = 0.15
 SETTLE_LIMIT_S = 30.0
 STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
 BATCH = 10_000  # the API's limit per listing call
+INTAKE_STALL_S = 60.0  # no cycle started for this long: the intake is stuck
+CACHE_HEADROOM = 64  # the intake, hand-over and daily-report workflows beside the cycles
+WORKFLOW_TASKS = 8
+LOCAL_ACTIVITIES = 8
+ACTIVITIES = 32
+DEFAULT_CITIZENS = 400  # 200 per program: the demo's size
 
 
 @dataclass
@@ -98,6 +107,8 @@ class Plan:
     listing: Counter[str] = field(default_factory=Counter)
     states: dict[str, int] = field(default_factory=dict)
     workflows: Counter[str] = field(default_factory=Counter)  # Temporal status at the end
+    report: dict[str, Any] = field(default_factory=dict)  # the API's month report at the end
+    regions: dict[str, RegionFigures] = field(default_factory=dict)  # SMS, money by region
 
     @property
     def prefix(self) -> str:
@@ -135,30 +146,53 @@ def plan_replies(
     return plan
 
 
-async def run(args: argparse.Namespace) -> None:
-    """Simulate the month(s) and print the day lines and the summary."""
+async def run(args: argparse.Namespace) -> list[Plan]:
+    """Simulate the month(s), print the day lines, the summary and the funnel by region."""
     started = time.monotonic()
     programs = PROGRAMS if args.program == "both" else (args.program,)
     async with time_skipping_server() as server:
         env, plain, clock = server.env, server.plain, server.clock
         with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
+            database = Path(args.database) if args.database else Path(tmp) / "simulate.db"
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'simulate.db'}",
-                task_queue="simulate",
+                database_url=f"sqlite+aiosqlite:///{database}", task_queue="simulate"
             )
             world = World()
             plans = await _plan(env, world, args, programs)
             server_clock = _Clock(env, clock, world)
-            async with run_embedded(plain, settings, world) as product:
+            citizens = sum(len(plan.cohort) for plan in plans)
+            async with run_embedded(plain, settings, world, **worker_options(citizens)) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
                     for plan in plans:
                         await _list(api, tokens["sdu"], plan)
+                    await _await_intake(api, tokens["ops"], plans)
                     stopped = await _month(server_clock, api, tokens["ops"], world, plans)
+                    for plan in plans:
+                        plan.report = await _report(api, tokens["ops"], plan)
+            await _region_figures(settings.database_url, plans)
             for plan in plans:
                 await _statuses(env.client, settings.pseudonym_key, plan)
         # Cycles still open end with the test server, after the worker has stopped.
     _summary(plans, world, stopped, time.monotonic() - started)
+    _funnel_tables(plans)
+    return plans
+
+
+def worker_options(citizens: int) -> dict[str, Any]:
+    """The embedded worker's options for a cohort of ``citizens``.
+
+    Every cycle stays in the worker's cache for the month (the default cache of 1,000 would
+    evict and replay whole histories at every timer of a larger cohort). Workflow tasks and
+    local activities run few at a time: the process has one core's worth of Python, so more in
+    flight only lengthens each task, and a local activity's write that waits too long times out.
+    """
+    return {
+        "max_cached_workflows": citizens + CACHE_HEADROOM,
+        "max_concurrent_workflow_tasks": WORKFLOW_TASKS,
+        "max_concurrent_local_activities": LOCAL_ACTIVITIES,
+        "max_concurrent_activities": ACTIVITIES,
+    }
 
 
 async def _plan(
@@ -167,12 +201,12 @@ async def _plan(
     book = load_programs(EXAMPLE_PROGRAM_DATA)
     now = await env.get_current_time()
     plans: list[Plan] = []
-    for program in programs:
+    for program, size in zip(programs, cohort_sizes(args.citizens, len(programs)), strict=True):
         month = args.month or calendar.earliest_open_month(partial(book.for_month, program), now)
         rules = book.for_month(program, month) if month else None
         if month is None or rules is None:
             raise SystemExit(f"{program}: no version covers {month or 'the next 12 months'}")
-        cohort = sample_cohort(args.cohort, args.seed, program=program)
+        cohort = sample_cohort(size, args.seed, program=program)
         seed_world(world, cohort, accounts=0, seed=args.seed)
         replies = plan_replies(
             rules,
@@ -203,6 +237,62 @@ async def _list(api: httpx.AsyncClient, token: str, plan: Plan) -> None:
             already_listed=body["already_listed"],
             rejected=len(body["rejected"]),
         )
+
+
+def cohort_sizes(citizens: int, programs: int) -> list[int]:
+    """``citizens`` split between the programs, the first taking the odd one."""
+    return [citizens // programs + (i < citizens % programs) for i in range(programs)]
+
+
+async def _await_intake(api: httpx.AsyncClient, ops: str, plans: list[Plan]) -> None:
+    """Wait until every accepted citizen's cycle has started and recorded itself.
+
+    The intake starts the cycles in real time while the test server's clock stands still; a
+    clock moved before they have all started would text the late ones late.
+    """
+    loop = asyncio.get_running_loop()
+    listed = sum(plan.listing["accepted"] for plan in plans)
+    started, progress_at, shown_at = -1, loop.time(), loop.time()
+    while True:
+        now = loop.time()
+        counted = 0
+        for plan in plans:
+            plan.states = (await _report(api, ops, plan))["by_state"]
+            counted += sum(plan.states.values())
+        if counted >= listed:
+            return
+        if counted != started:
+            started, progress_at = counted, now
+        elif now - progress_at > INTAKE_STALL_S:
+            raise SystemExit(f"the intake stopped: {counted} of {listed} cycles started")
+        if now - shown_at >= 10:
+            print(f"  ... {counted} of {listed} cycles started", flush=True)
+            shown_at = now
+        await asyncio.sleep(0.25)
+
+
+async def _report(api: httpx.AsyncClient, ops: str, plan: Plan) -> dict[str, Any]:
+    """The API's month report of ``plan``'s program-month."""
+    report = await api.get(
+        f"/v1/programs/{plan.program}/months/{plan.month}/report",
+        headers={"Authorization": f"Bearer {ops}"},
+    )
+    report.raise_for_status()
+    body: dict[str, Any] = report.json()
+    return body
+
+
+async def _region_figures(database_url: str, plans: list[Plan]) -> None:
+    """SMS and money by region, which the month report gives only as totals."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessions(engine)() as session:
+            for plan in plans:
+                plan.regions = await figures_by_region(
+                    session, program=plan.program, month=plan.month
+                )
+    finally:
+        await engine.dispose()
 
 
 async def _month(
@@ -472,6 +562,63 @@ def _summary(plans: list[Plan], world: World, stopped: str | None, wall_s: float
         print(f"The simulation stopped early: {stopped}.")
 
 
+# The funnel table's columns: a heading and where its figure comes from (rules.funnel's counts
+# of the month report's states, or store.reports.figures_by_region).
+FUNNEL_COLUMNS = (
+    ("listed", "listed"),
+    ("no_phone", "no_phone"),
+    ("asked", "asked"),
+    ("reminded", "reminded"),
+    ("consented", "consented"),
+    ("refused", "refused"),
+    ("expired", "consent_expired"),
+    ("issued", "issued"),
+    ("activated", "activated"),
+    ("used", "used_settled"),
+    ("lapsed", "voucher_expired"),
+    ("waiting", "waiting"),
+    ("value_kzt", "value_issued_kzt"),
+    ("settled_kzt", "settled_kzt"),
+)
+TOTAL = "TOTAL"
+
+
+def funnel_rows(plan: Plan) -> dict[str, dict[str, int]]:
+    """The funnel and money of each region of ``plan``, and the month's total (``TOTAL``)."""
+    report, rows = plan.report, {}
+    for region in sorted(set(report["by_region"]) | set(plan.regions)):
+        extra = plan.regions.get(region, RegionFigures(0, 0, 0, 0, 0, 0))
+        rows[region] = funnel(report["by_region"].get(region, {})) | extra._asdict()
+    # The totals are the month report's own: the regions must add up to them.
+    settled = report["discount_total_kzt"] + report["redeemed_total_kzt"]
+    rows[TOTAL] = funnel(report["by_state"]) | {
+        "asked": sum(m.asked for m in plan.regions.values()),
+        "reminded": sum(m.reminded for m in plan.regions.values()),
+        "vouchers_issued": report["vouchers_issued"],
+        "value_issued_kzt": sum(m.value_issued_kzt for m in plan.regions.values()),
+        "vouchers_used": report["vouchers_used"],
+        "settled_kzt": settled,
+    }
+    return rows
+
+
+def _funnel_tables(plans: list[Plan]) -> None:
+    """Print each program's funnel and money by region, then its totals.
+
+    ``value_kzt`` is the vouchers' face value (food; a gas voucher's value is its discount);
+    ``settled_kzt`` the gas discounts settled or the food purchases drawn from vouchers.
+    """
+    for plan in plans:
+        rows = funnel_rows(plan)
+        print()
+        print(f"Funnel and money by region: {plan.program} {plan.month}")
+        width = {name: max(len(name), 7) for name, _ in FUNNEL_COLUMNS}
+        print(f"{'region':<9}" + " ".join(f"{name:>{width[name]}}" for name, _ in FUNNEL_COLUMNS))
+        for region, figures in rows.items():
+            cells = (f"{figures[key]:>{width[name]}}" for name, key in FUNNEL_COLUMNS)
+            print(f"{region:<9}" + " ".join(cells))
+
+
 def _last_day(month: str) -> date:
     """The 1st of the month after ``month``: the day its month-end deadlines show."""
     return calendar.month_end(month).date()
@@ -484,7 +631,13 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--program", choices=("gas", "food", "both"), default="both")
-    parser.add_argument("--cohort", type=int, default=200, help="citizens per program")
+    parser.add_argument(
+        "--citizens",
+        type=int,
+        default=DEFAULT_CITIZENS,
+        help="the cohort, split evenly between the programs (default %(default)s)",
+    )
+    parser.add_argument("--database", help="a SQLite file to keep the month in (default: none)")
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
     parser.add_argument("--consent-rate", type=float, default=0.6)
     parser.add_argument("--refusal-rate", type=float, default=0.1)
@@ -497,8 +650,8 @@ def main() -> None:
             parser.error(str(invalid))
     if not (0 <= args.consent_rate and 0 <= args.refusal_rate <= 1 - args.consent_rate):
         parser.error("the rates must be at least 0 and add up to at most 1")
-    if args.cohort < 1:
-        parser.error("--cohort must be at least 1")
+    if args.citizens < len(PROGRAMS if args.program == "both" else (args.program,)):
+        parser.error("--citizens must be at least 1 per program")
     # The SDK core's warnings (e.g. slow workflow tasks while a large cohort starts) would break
     # up the table; errors still show, and the product's own logging is unchanged.
     quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
