@@ -29,11 +29,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import random
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
@@ -48,7 +52,14 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded, time_skipping_server
+from api import create_app
+from devtools.embedded import (
+    EXAMPLE_PROGRAM_DATA,
+    Embedded,
+    run_embedded,
+    time_skipping_server,
+    with_example_data,
+)
 from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
 from models.settings import Settings
@@ -56,10 +67,13 @@ from rules import calendar
 from rules.funnel import funnel
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
+from simulators.embedded import serve
+from simulators.servers import run_simulators
 from simulators.state import World
 from simulators.webhook import deliver
 from store.engine import create_engine, create_sessions
 from store.reports import RegionFigures, figures_by_region
+from workers import create_worker
 
 KINDS = ("consent_request", "reminder", "confirmation")
 SHOWN = (
@@ -87,6 +101,8 @@ WORKFLOW_TASKS = 8
 LOCAL_ACTIVITIES = 8
 ACTIVITIES = 32
 DEFAULT_CITIZENS = 400  # 200 per program: the demo's size
+WORKER_START_S = 120.0
+WORKER_STOP_S = 30.0
 
 
 @dataclass
@@ -161,7 +177,8 @@ async def run(args: argparse.Namespace) -> list[Plan]:
             plans = await _plan(env, world, args, programs)
             server_clock = _Clock(env, clock, world)
             citizens = sum(len(plan.cohort) for plan in plans)
-            async with run_embedded(plain, settings, world, **worker_options(citizens)) as product:
+            target = plain.service_client.config.target_host
+            async with _product(target, plain, settings, world, citizens, args.workers) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
                     for plan in plans:
@@ -177,6 +194,83 @@ async def run(args: argparse.Namespace) -> list[Plan]:
     _summary(plans, world, stopped, time.monotonic() - started)
     _funnel_tables(plans)
     return plans
+
+
+@asynccontextmanager
+async def _product(
+    target: str, client: Client, settings: Settings, world: World, citizens: int, workers: int
+) -> AsyncIterator[Embedded]:
+    """The product with its worker in ``workers`` processes of their own (0: in this one).
+
+    A process runs one core's worth of Python: the cycles' workflow tasks and activities, the
+    API and the simulators in one process leave the machine's other cores to the test server
+    alone. The worker processes share the task queue; each cycle stays with the one that has it
+    cached, and every process writes the same SQLite file (WAL).
+    """
+    if workers == 0:
+        async with run_embedded(client, settings, world, **worker_options(citizens)) as product:
+            yield product
+        return
+    settings = with_example_data(settings)
+    async with run_simulators(
+        world,
+        sms_token=settings.sms_gateway_token,
+        webhook_url=None,
+        webhook_secret=settings.sms_webhook_secret,
+    ) as urls:
+        settings = settings.model_copy(update=urls.as_settings())
+        app = create_app(client, settings)
+        async with app.router.lifespan_context(app), serve(app) as api_url:
+            world.webhook_url = f"{api_url}/v1/sms/inbound"
+            context = multiprocessing.get_context("spawn")
+            stop = context.Event()
+            ready = [context.Event() for _ in range(workers)]
+            options = worker_options(citizens)
+            processes = [
+                context.Process(
+                    target=_worker_process,
+                    args=(target, client.namespace, settings, options, started, stop),
+                    name=f"simulate-worker-{n}",
+                )
+                for n, started in enumerate(ready)
+            ]
+            for process in processes:
+                process.start()
+            try:
+                for started in ready:
+                    if not await asyncio.to_thread(started.wait, WORKER_START_S):
+                        raise SystemExit("a worker process did not start")
+                yield Embedded(settings=settings, world=world, api_url=api_url)
+            finally:
+                stop.set()
+                for process in processes:
+                    await asyncio.to_thread(process.join, WORKER_STOP_S)
+                    if process.is_alive():
+                        process.kill()
+
+
+def _worker_process(
+    target: str,
+    namespace: str,
+    settings: Settings,
+    options: dict[str, Any],
+    ready: Any,
+    stop: Any,
+) -> None:
+    """A worker process's entry: poll until ``stop`` is set, then finish the tasks in hand."""
+    quiet_core_logs()
+    asyncio.run(_run_worker(target, namespace, settings, options, ready, stop))
+
+
+async def _run_worker(
+    target: str, namespace: str, settings: Settings, options: dict[str, Any], ready: Any, stop: Any
+) -> None:
+    # A plain client: the clock moves only when the simulation moves it.
+    client = await Client.connect(target, namespace=namespace)
+    async with create_worker(client, settings, **options):
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
 
 
 def worker_options(citizens: int) -> dict[str, Any]:
@@ -574,7 +668,7 @@ FUNNEL_COLUMNS = (
     ("expired", "consent_expired"),
     ("issued", "issued"),
     ("activated", "activated"),
-    ("used", "used_settled"),
+    ("used", "vouchers_used"),
     ("lapsed", "voucher_expired"),
     ("waiting", "waiting"),
     ("value_kzt", "value_issued_kzt"),
@@ -587,14 +681,13 @@ def funnel_rows(plan: Plan) -> dict[str, dict[str, int]]:
     """The funnel and money of each region of ``plan``, and the month's total (``TOTAL``)."""
     report, rows = plan.report, {}
     for region in sorted(set(report["by_region"]) | set(plan.regions)):
-        extra = plan.regions.get(region, RegionFigures(0, 0, 0, 0, 0, 0))
+        extra = plan.regions.get(region, RegionFigures(0, 0, 0, 0, 0))
         rows[region] = funnel(report["by_region"].get(region, {})) | extra._asdict()
     # The totals are the month report's own: the regions must add up to them.
     settled = report["discount_total_kzt"] + report["redeemed_total_kzt"]
     rows[TOTAL] = funnel(report["by_state"]) | {
         "asked": sum(m.asked for m in plan.regions.values()),
         "reminded": sum(m.reminded for m in plan.regions.values()),
-        "vouchers_issued": report["vouchers_issued"],
         "value_issued_kzt": sum(m.value_issued_kzt for m in plan.regions.values()),
         "vouchers_used": report["vouchers_used"],
         "settled_kzt": settled,
@@ -619,6 +712,14 @@ def _funnel_tables(plans: list[Plan]) -> None:
             print(f"{region:<9}" + " ".join(cells))
 
 
+def quiet_core_logs() -> None:
+    """Keep the SDK core's warnings (e.g. slow workflow tasks while a large cohort starts) out
+    of the table, in this process and in the worker processes; errors still show, and the
+    product's own logging is unchanged. Called before any Temporal client exists."""
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))))
+
+
 def _last_day(month: str) -> date:
     """The 1st of the month after ``month``: the day its month-end deadlines show."""
     return calendar.month_end(month).date()
@@ -638,6 +739,13 @@ def main() -> None:
         help="the cohort, split evenly between the programs (default %(default)s)",
     )
     parser.add_argument("--database", help="a SQLite file to keep the month in (default: none)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes beside this one (0: the worker runs in this process; "
+        "default: one per CPU)",
+    )
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
     parser.add_argument("--consent-rate", type=float, default=0.6)
     parser.add_argument("--refusal-rate", type=float, default=0.1)
@@ -652,10 +760,7 @@ def main() -> None:
         parser.error("the rates must be at least 0 and add up to at most 1")
     if args.citizens < len(PROGRAMS if args.program == "both" else (args.program,)):
         parser.error("--citizens must be at least 1 per program")
-    # The SDK core's warnings (e.g. slow workflow tasks while a large cohort starts) would break
-    # up the table; errors still show, and the product's own logging is unchanged.
-    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
-    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))))
+    quiet_core_logs()
     asyncio.run(run(args))
 
 

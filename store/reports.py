@@ -78,7 +78,6 @@ class RegionFigures(NamedTuple):
 
     asked: int  # consent requests the gateway accepted
     reminded: int  # reminders the gateway accepted
-    vouchers_issued: int
     value_issued_kzt: int  # food: the vouchers' face value; gas vouchers have none
     vouchers_used: int  # as voucher_use counts them
     settled_kzt: int  # gas: discounts settled; food: purchases drawn from vouchers
@@ -96,21 +95,16 @@ async def figures_by_region(
         .group_by(SmsRecord.region, SmsRecord.kind)
     )
     of_month = (VoucherRecord.program == program, VoucherRecord.month == month)
-    vouchers = await session.exec(
-        select(
-            VoucherRecord.region,
-            func.count(),
-            func.coalesce(func.sum(VoucherRecord.amount_kzt), 0),
-        )
+    values = await session.exec(
+        select(VoucherRecord.region, func.coalesce(func.sum(VoucherRecord.amount_kzt), 0))
         .where(*of_month)
         .group_by(VoucherRecord.region)
     )
     figures: dict[str, dict[str, int]] = {}
     for region, kind, count in texted.all():
         figures.setdefault(region, {})["asked" if kind == "consent_request" else "reminded"] = count
-    for region, issued, value in vouchers.all():
-        into = figures.setdefault(region, {})
-        into.update(vouchers_issued=issued, value_issued_kzt=int(value or 0))
+    for region, value in values.all():
+        figures.setdefault(region, {})["value_issued_kzt"] = int(value or 0)
     # Used and settled as voucher_use and money_totals count them: gas, a discount settled;
     # food, at least one purchase and what purchases drew.
     used = (
