@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import random
 import tempfile
 import time
@@ -51,8 +50,10 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from api import create_app
+from client import plugin
 from devtools.embedded import (
     EXAMPLE_PROGRAM_DATA,
     Embedded,
@@ -97,9 +98,12 @@ STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
 BATCH = 10_000  # the API's limit per listing call
 INTAKE_STALL_S = 60.0  # no cycle started for this long: the intake is stuck
 CACHE_HEADROOM = 64  # the intake, hand-over and daily-report workflows beside the cycles
-WORKFLOW_TASKS = 8
-LOCAL_ACTIVITIES = 8
-ACTIVITIES = 32
+# Few in flight per worker process: SQLite takes one writer at a time, and a write queued behind
+# many others outwaits its busy timeout ("database is locked", retried) and its local activity's.
+WORKFLOW_TASKS = 4
+LOCAL_ACTIVITIES = 2
+ACTIVITIES = 8
+REPLIES_IN_FLIGHT = 16
 DEFAULT_CITIZENS = 400  # 200 per program: the demo's size
 WORKER_START_S = 120.0
 WORKER_STOP_S = 30.0
@@ -178,7 +182,15 @@ async def run(args: argparse.Namespace) -> list[Plan]:
             server_clock = _Clock(env, clock, world)
             citizens = sum(len(plan.cohort) for plan in plans)
             target = plain.service_client.config.target_host
-            async with _product(target, plain, settings, world, citizens, args.workers) as product:
+            async with _product(
+                target,
+                plain,
+                settings,
+                world,
+                citizens,
+                workers=args.workers,
+                fresh_imports=args.fresh_imports,
+            ) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
                     for plan in plans:
@@ -198,7 +210,14 @@ async def run(args: argparse.Namespace) -> list[Plan]:
 
 @asynccontextmanager
 async def _product(
-    target: str, client: Client, settings: Settings, world: World, citizens: int, workers: int
+    target: str,
+    client: Client,
+    settings: Settings,
+    world: World,
+    citizens: int,
+    *,
+    workers: int,
+    fresh_imports: bool,
 ) -> AsyncIterator[Embedded]:
     """The product with its worker in ``workers`` processes of their own (0: in this one).
 
@@ -208,6 +227,8 @@ async def _product(
     cached, and every process writes the same SQLite file (WAL).
     """
     if workers == 0:
+        if not fresh_imports:
+            imports_once()
         async with run_embedded(client, settings, world, **worker_options(citizens)) as product:
             yield product
         return
@@ -229,7 +250,15 @@ async def _product(
             processes = [
                 context.Process(
                     target=_worker_process,
-                    args=(target, client.namespace, settings, options, started, stop),
+                    args=(
+                        target,
+                        client.namespace,
+                        settings,
+                        options,
+                        started,
+                        stop,
+                        fresh_imports,
+                    ),
                     name=f"simulate-worker-{n}",
                 )
                 for n, started in enumerate(ready)
@@ -256,9 +285,12 @@ def _worker_process(
     options: dict[str, Any],
     ready: Any,
     stop: Any,
+    fresh_imports: bool,
 ) -> None:
     """A worker process's entry: poll until ``stop`` is set, then finish the tasks in hand."""
     quiet_core_logs()
+    if not fresh_imports:
+        imports_once()
     asyncio.run(_run_worker(target, namespace, settings, options, ready, stop))
 
 
@@ -271,6 +303,18 @@ async def _run_worker(
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.2)
+
+
+def imports_once() -> None:
+    """Have this process's workflow sandbox import the workflows' modules once, not per run.
+
+    The sandbox imports a workflow's modules afresh for every workflow it starts, tens of
+    milliseconds each: most of a cycle's cost in a month of 10,000. Passed through, they are
+    imported once; the sandbox's run-time restrictions (no clock, no I/O) still apply, and the
+    product's own worker and the workflow tests keep the fresh imports.
+    """
+    restrictions = plugin.WORKFLOW_RUNNER.restrictions.with_passthrough_all_modules()
+    plugin.WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def worker_options(citizens: int) -> dict[str, Any]:
@@ -549,7 +593,7 @@ async def _reply(gateway: httpx.AsyncClient, world: World, plans: list[Plan], da
     Delivered as the SMS gateway does (``simulators.webhook.deliver``: signed, retried), over one
     shared HTTP client: a client per reply (``send_reply``) costs a TLS context each time.
     """
-    limit = asyncio.Semaphore(32)
+    limit = asyncio.Semaphore(REPLIES_IN_FLIGHT)
     received_at = datetime.combine(day, NOON, tzinfo=calendar.ALMATY).isoformat()
     url = world.webhook_url
     if url is None:
@@ -742,11 +786,16 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="worker processes beside this one (0: the worker runs in this process; "
-        "default: one per CPU)",
+        default=1,
+        help="worker processes beside this one (0: the worker runs in this process)",
     )
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
+    parser.add_argument(
+        "--fresh-imports",
+        action="store_true",
+        help="import the workflows' modules afresh for each cycle, as the product's worker "
+        "does (slower)",
+    )
     parser.add_argument("--consent-rate", type=float, default=0.6)
     parser.add_argument("--refusal-rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
