@@ -2,9 +2,11 @@
 happens.
 
 The planning tool ops use to see a month ahead. It starts Temporal's time-skipping test server,
-runs the product embedded (simulators, API over loopback HTTP, worker; SQLite in a temporary
-directory), lists a sample cohort per program through the API as SDU would, and then moves the
-server's clock through the month one day at a time. Each day at noon (Asia/Almaty) the citizens
+runs the product embedded (simulators and API over loopback HTTP in this process, the worker in
+a process of its own; SQLite in a temporary directory, or ``--database``), lists a sample cohort
+through the API as SDU would -- ``--citizens`` split evenly between the programs, 400 by default
+-- waits until every listed citizen's cycle has started, and then moves the server's clock
+through the month one day at a time. Each day at noon (Asia/Almaty) the citizens
 whose reply falls on that day text ``21*1`` or ``21*2`` through the SMS gateway's signed webhook
 -- only those who have received the consent request by then; a reply planned earlier waits for
 it. Who replies, what, and on which day are drawn from ``--seed``, so a run is repeatable. Every
@@ -19,6 +21,16 @@ line, and the last line is the 1st of the next month, after the month-end deadli
 gives each program's totals, the webhook's answers (``late``: the cycle had already decided or
 closed), the vouchers in the wallet, the Temporal status of every cycle, and the wall time.
 
+Last, each program's funnel and money by region, and its total: ``listed``, ``no_phone``,
+``asked`` (consent requests sent), ``reminded``, ``consented``, ``refused``, ``expired`` (no
+reply by the deadline), ``issued``, ``activated``, ``used`` (gas: a discount settled; food: at
+least one purchase), ``lapsed`` (a voucher never activated), ``waiting`` (still undecided),
+``value_kzt`` (the food vouchers' face value; a gas voucher's value is its discount) and
+``settled_kzt`` (gas discounts settled, food purchases drawn from vouchers). The states come from
+the month report (``rules.funnel``), the rest from ``store.reports.figures_by_region``; the
+total row is the month report's own. The simulated citizens reply but do not use their vouchers,
+so ``activated``, ``used`` and ``settled_kzt`` stay 0 unless the wallet is driven by other means.
+
 The month defaults to each program's earliest month still open for listing at the test server's
 current time, which starts at the real now and only moves forward: a past month cannot be
 simulated. Time moves only on ``env.sleep``; activities set off by a clock jump run in real time,
@@ -30,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import random
 import tempfile
 import time
@@ -96,6 +109,7 @@ QUIET_AFTER_REPLIES_S = 0.15
 SETTLE_LIMIT_S = 30.0
 STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
 BATCH = 10_000  # the API's limit per listing call
+LISTING_ATTEMPTS = 6
 INTAKE_STALL_S = 60.0  # no cycle started for this long: the intake is stuck
 CACHE_HEADROOM = 64  # the intake, hand-over and daily-report workflows beside the cycles
 # Few in flight per worker process: SQLite takes one writer at a time, and a write queued behind
@@ -193,8 +207,9 @@ async def run(args: argparse.Namespace) -> list[Plan]:
             ) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
-                    for plan in plans:
-                        await _list(api, tokens["sdu"], plan)
+                    # Together: a program listed after the other's cohort has begun to start
+                    # waits for its intake behind thousands of cycles' first tasks.
+                    await asyncio.gather(*(_list(api, tokens["sdu"], plan) for plan in plans))
                     await _await_intake(api, tokens["ops"], plans)
                     stopped = await _month(server_clock, api, tokens["ops"], world, plans)
                     for plan in plans:
@@ -299,9 +314,11 @@ async def _run_worker(
 ) -> None:
     # A plain client: the clock moves only when the simulation moves it.
     client = await Client.connect(target, namespace=namespace)
+    parent = os.getppid()
     async with create_worker(client, settings, **options):
         ready.set()
-        while not stop.is_set():
+        # Stopped, or orphaned: a simulation killed outright leaves no worker behind.
+        while not stop.is_set() and os.getppid() == parent:
             await asyncio.sleep(0.2)
 
 
@@ -359,14 +376,22 @@ async def _plan(
 
 
 async def _list(api: httpx.AsyncClient, token: str, plan: Plan) -> None:
-    """List the cohort through the API, as SDU would, in batches of at most 10,000."""
+    """List the cohort through the API, as SDU would, in batches of at most 10,000.
+
+    A 503 (the intake's answer held up behind the cycles already starting) is retried, as SDU
+    would.
+    """
     entries = [{k: v for k, v in person.items() if k != "phone"} for person in plan.cohort]
     for start in range(0, len(entries), BATCH):
-        answer = await api.post(
-            f"/v1/programs/{plan.program}/months/{plan.month}/recipients",
-            json={"recipients": entries[start : start + BATCH]},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        for attempt in range(LISTING_ATTEMPTS):
+            answer = await api.post(
+                f"/v1/programs/{plan.program}/months/{plan.month}/recipients",
+                json={"recipients": entries[start : start + BATCH]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if answer.status_code != 503 or attempt == LISTING_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(2**attempt)
         if answer.status_code != 202:
             raise SystemExit(f"{plan.program} {plan.month}: {answer.status_code} {answer.text}")
         body = answer.json()
