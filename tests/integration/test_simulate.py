@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from devtools.simulate import cohort_sizes
 from rules.funnel import funnel
 from store.engine import create_engine, create_sessions
 from store.reports import money_totals, month_figures, voucher_use
@@ -152,3 +153,12 @@ def test_simulate_prints_the_database_month_report_by_region(tmp_path: Path) -> 
         assert total["value_kzt"] == sum(value.values())
         for column in [*FUNNEL_OF, "asked", "reminded", "used", "value_kzt", "settled_kzt"]:
             assert total[column] == sum(rows[region][column] for region in regions), column
+
+
+@pytest.mark.parametrize(("citizens", "programs"), [(400, 2), (10_001, 2), (7, 1), (2, 2)])
+def test_the_cohort_is_split_evenly_between_the_programs(citizens: int, programs: int) -> None:
+    """``--citizens N``: N in all, the first program taking the odd one."""
+    sizes = cohort_sizes(citizens, programs)
+    assert sum(sizes) == citizens
+    assert max(sizes) - min(sizes) <= 1
+    assert sizes == sorted(sizes, reverse=True)
