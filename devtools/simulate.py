@@ -107,7 +107,10 @@ NOON = time_of_day(12, 0)
 QUIET_AFTER_JUMP_S = 0.1
 QUIET_AFTER_REPLIES_S = 0.15
 SETTLE_LIMIT_S = 30.0
-STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
+# No outside call and no skipping for this long: the clock is stuck. A large cohort's cycles
+# may spend longer than that on their own records (no outside call) after a jump.
+STUCK_S = 10.0
+STUCK_S_PER_CITIZEN = 0.005
 BATCH = 10_000  # the API's limit per listing call
 LISTING_ATTEMPTS = 6
 INTAKE_STALL_S = 60.0  # no cycle started for this long: the intake is stuck
@@ -193,8 +196,8 @@ async def run(args: argparse.Namespace) -> list[Plan]:
             )
             world = World()
             plans = await _plan(env, world, args, programs)
-            server_clock = _Clock(env, clock, world)
             citizens = sum(len(plan.cohort) for plan in plans)
+            server_clock = _Clock(env, clock, world, citizens)
             target = plain.service_client.config.target_host
             async with _product(
                 target,
@@ -515,10 +518,13 @@ class _Clock:
     simulation stops with :class:`ClockStuck` and the summary counts the failed cycles.
     """
 
-    def __init__(self, env: WorkflowEnvironment, clock: Client, world: World) -> None:
+    def __init__(
+        self, env: WorkflowEnvironment, clock: Client, world: World, citizens: int
+    ) -> None:
         self._env = env
         self._clock = clock
         self._world = world
+        self._patience_s = STUCK_S + STUCK_S_PER_CITIZEN * citizens
 
     async def now(self) -> datetime:
         return (await self._env.get_current_time()).astimezone(calendar.ALMATY)
@@ -549,10 +555,10 @@ class _Clock:
                 skipping = (server_now - server).total_seconds() > 2 * (wall_now - wall) + 1
                 if skipping or requests != seen:
                     quiet_since = wall_now
-                elif wall_now - quiet_since > STUCK_S:
+                elif wall_now - quiet_since > self._patience_s:
                     raise ClockStuck(
                         f"the clock stopped at {server_now:%Y-%m-%d %H:%M} on its way to "
-                        f"{moment:%Y-%m-%d %H:%M}: nothing ran for {STUCK_S:.0f} s, so a "
+                        f"{moment:%Y-%m-%d %H:%M}: nothing ran for {self._patience_s:.0f} s, so a "
                         "time-skipping lock is held for good, typically by a workflow that closed "
                         "while one of its activities was running (see FAILED in the summary)"
                     )
