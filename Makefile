@@ -54,8 +54,9 @@ lock-check: $(BIN)/uv  ## fail when the locks are out of sync with pyproject.tom
 	diff -u requirements/prod.lock $(VENV)/lock-check/prod.lock
 	diff -u requirements/dev.lock $(VENV)/lock-check/dev.lock
 
-simulate: $(READY)  ## a whole month for a sample cohort under time skipping, day by day
-	$(BIN)/python -m devtools.simulate
+CITIZENS ?= 400
+simulate: $(READY)  ## a whole month for CITIZENS (split between gas and food) under time skipping
+	$(BIN)/python -m devtools.simulate --citizens $(CITIZENS)
 
 bench: $(READY)  ## every benchmark on SQLite and PostgreSQL: the README's performance table
 	$(BIN)/python -m benchmarks

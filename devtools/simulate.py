@@ -2,9 +2,11 @@
 happens.
 
 The planning tool ops use to see a month ahead. It starts Temporal's time-skipping test server,
-runs the product embedded (simulators, API over loopback HTTP, worker; SQLite in a temporary
-directory), lists a sample cohort per program through the API as SDU would, and then moves the
-server's clock through the month one day at a time. Each day at noon (Asia/Almaty) the citizens
+runs the product embedded (simulators and API over loopback HTTP in this process, the worker in
+a process of its own; SQLite in a temporary directory, or ``--database``), lists a sample cohort
+through the API as SDU would -- ``--citizens`` split evenly between the programs, 400 by default
+-- waits until every listed citizen's cycle has started, and then moves the server's clock
+through the month one day at a time. Each day at noon (Asia/Almaty) the citizens
 whose reply falls on that day text ``21*1`` or ``21*2`` through the SMS gateway's signed webhook
 -- only those who have received the consent request by then; a reply planned earlier waits for
 it. Who replies, what, and on which day are drawn from ``--seed``, so a run is repeatable. Every
@@ -19,6 +21,16 @@ line, and the last line is the 1st of the next month, after the month-end deadli
 gives each program's totals, the webhook's answers (``late``: the cycle had already decided or
 closed), the vouchers in the wallet, the Temporal status of every cycle, and the wall time.
 
+Last, each program's funnel and money by region, and its total: ``listed``, ``no_phone``,
+``asked`` (consent requests sent), ``reminded``, ``consented``, ``refused``, ``expired`` (no
+reply by the deadline), ``issued``, ``activated``, ``used`` (gas: a discount settled; food: at
+least one purchase), ``lapsed`` (a voucher never activated), ``waiting`` (still undecided),
+``value_kzt`` (the food vouchers' face value; a gas voucher's value is its discount) and
+``settled_kzt`` (gas discounts settled, food purchases drawn from vouchers). The states come from
+the month report (``rules.funnel``), the rest from ``store.reports.figures_by_region``; the
+total row is the month report's own. The simulated citizens reply but do not use their vouchers,
+so ``activated``, ``used`` and ``settled_kzt`` stay 0 unless the wallet is driven by other means.
+
 The month defaults to each program's earliest month still open for listing at the test server's
 current time, which starts at the real now and only moves forward: a past month cannot be
 simulated. Time moves only on ``env.sleep``; activities set off by a clock jump run in real time,
@@ -29,11 +41,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import random
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
@@ -47,16 +63,31 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded, time_skipping_server
+from api import create_app
+from client import plugin
+from devtools.embedded import (
+    EXAMPLE_PROGRAM_DATA,
+    Embedded,
+    run_embedded,
+    time_skipping_server,
+    with_example_data,
+)
 from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
 from models.settings import Settings
 from rules import calendar
+from rules.funnel import funnel
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
+from simulators.embedded import serve
+from simulators.servers import run_simulators
 from simulators.state import World
 from simulators.webhook import deliver
+from store.engine import create_engine, create_sessions
+from store.reports import RegionFigures, figures_by_region
+from workers import create_worker
 
 KINDS = ("consent_request", "reminder", "confirmation")
 SHOWN = (
@@ -76,8 +107,23 @@ NOON = time_of_day(12, 0)
 QUIET_AFTER_JUMP_S = 0.1
 QUIET_AFTER_REPLIES_S = 0.15
 SETTLE_LIMIT_S = 30.0
-STUCK_S = 10.0  # no work and no skipping for this long: the clock is stuck
+# No outside call and no skipping for this long: the clock is stuck. A large cohort's cycles
+# may spend longer than that on their own records (no outside call) after a jump.
+STUCK_S = 10.0
+STUCK_S_PER_CITIZEN = 0.005
 BATCH = 10_000  # the API's limit per listing call
+LISTING_ATTEMPTS = 6
+INTAKE_STALL_S = 60.0  # no cycle started for this long: the intake is stuck
+CACHE_HEADROOM = 64  # the intake, hand-over and daily-report workflows beside the cycles
+# Few in flight per worker process: SQLite takes one writer at a time, and a write queued behind
+# many others outwaits its busy timeout ("database is locked", retried) and its local activity's.
+WORKFLOW_TASKS = 4
+LOCAL_ACTIVITIES = 2
+ACTIVITIES = 8
+REPLIES_IN_FLIGHT = 16
+DEFAULT_CITIZENS = 400  # 200 per program: the demo's size
+WORKER_START_S = 120.0
+WORKER_STOP_S = 30.0
 
 
 @dataclass
@@ -98,6 +144,8 @@ class Plan:
     listing: Counter[str] = field(default_factory=Counter)
     states: dict[str, int] = field(default_factory=dict)
     workflows: Counter[str] = field(default_factory=Counter)  # Temporal status at the end
+    report: dict[str, Any] = field(default_factory=dict)  # the API's month report at the end
+    regions: dict[str, RegionFigures] = field(default_factory=dict)  # SMS, money by region
 
     @property
     def prefix(self) -> str:
@@ -135,30 +183,174 @@ def plan_replies(
     return plan
 
 
-async def run(args: argparse.Namespace) -> None:
-    """Simulate the month(s) and print the day lines and the summary."""
+async def run(args: argparse.Namespace) -> list[Plan]:
+    """Simulate the month(s), print the day lines, the summary and the funnel by region."""
     started = time.monotonic()
     programs = PROGRAMS if args.program == "both" else (args.program,)
     async with time_skipping_server() as server:
         env, plain, clock = server.env, server.plain, server.clock
         with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
+            database = Path(args.database) if args.database else Path(tmp) / "simulate.db"
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'simulate.db'}",
-                task_queue="simulate",
+                database_url=f"sqlite+aiosqlite:///{database}", task_queue="simulate"
             )
             world = World()
             plans = await _plan(env, world, args, programs)
-            server_clock = _Clock(env, clock, world)
-            async with run_embedded(plain, settings, world) as product:
+            citizens = sum(len(plan.cohort) for plan in plans)
+            server_clock = _Clock(env, clock, world, citizens)
+            target = plain.service_client.config.target_host
+            async with _product(
+                target,
+                plain,
+                settings,
+                world,
+                citizens,
+                workers=args.workers,
+                fresh_imports=args.fresh_imports,
+            ) as product:
                 tokens = {role: t for t, role in settings.tokens_by_role().items()}
                 async with httpx.AsyncClient(base_url=product.api_url, timeout=120) as api:
-                    for plan in plans:
-                        await _list(api, tokens["sdu"], plan)
+                    # Together: a program listed after the other's cohort has begun to start
+                    # waits for its intake behind thousands of cycles' first tasks.
+                    await asyncio.gather(*(_list(api, tokens["sdu"], plan) for plan in plans))
+                    await _await_intake(api, tokens["ops"], plans)
                     stopped = await _month(server_clock, api, tokens["ops"], world, plans)
+                    for plan in plans:
+                        plan.report = await _report(api, tokens["ops"], plan)
+            await _region_figures(settings.database_url, plans)
             for plan in plans:
                 await _statuses(env.client, settings.pseudonym_key, plan)
         # Cycles still open end with the test server, after the worker has stopped.
     _summary(plans, world, stopped, time.monotonic() - started)
+    _funnel_tables(plans)
+    return plans
+
+
+@asynccontextmanager
+async def _product(
+    target: str,
+    client: Client,
+    settings: Settings,
+    world: World,
+    citizens: int,
+    *,
+    workers: int,
+    fresh_imports: bool,
+) -> AsyncIterator[Embedded]:
+    """The product with its worker in ``workers`` processes of their own (0: in this one).
+
+    A process runs one core's worth of Python: the cycles' workflow tasks and activities, the
+    API and the simulators in one process leave the machine's other cores to the test server
+    alone. The worker processes share the task queue; each cycle stays with the one that has it
+    cached, and every process writes the same SQLite file (WAL).
+    """
+    if workers == 0:
+        if not fresh_imports:
+            imports_once()
+        async with run_embedded(client, settings, world, **worker_options(citizens)) as product:
+            yield product
+        return
+    settings = with_example_data(settings)
+    async with run_simulators(
+        world,
+        sms_token=settings.sms_gateway_token,
+        webhook_url=None,
+        webhook_secret=settings.sms_webhook_secret,
+    ) as urls:
+        settings = settings.model_copy(update=urls.as_settings())
+        app = create_app(client, settings)
+        async with app.router.lifespan_context(app), serve(app) as api_url:
+            world.webhook_url = f"{api_url}/v1/sms/inbound"
+            context = multiprocessing.get_context("spawn")
+            stop = context.Event()
+            ready = [context.Event() for _ in range(workers)]
+            options = worker_options(citizens)
+            processes = [
+                context.Process(
+                    target=_worker_process,
+                    args=(
+                        target,
+                        client.namespace,
+                        settings,
+                        options,
+                        started,
+                        stop,
+                        fresh_imports,
+                    ),
+                    name=f"simulate-worker-{n}",
+                )
+                for n, started in enumerate(ready)
+            ]
+            for process in processes:
+                process.start()
+            try:
+                for started in ready:
+                    if not await asyncio.to_thread(started.wait, WORKER_START_S):
+                        raise SystemExit("a worker process did not start")
+                yield Embedded(settings=settings, world=world, api_url=api_url)
+            finally:
+                stop.set()
+                for process in processes:
+                    await asyncio.to_thread(process.join, WORKER_STOP_S)
+                    if process.is_alive():
+                        process.kill()
+
+
+def _worker_process(
+    target: str,
+    namespace: str,
+    settings: Settings,
+    options: dict[str, Any],
+    ready: Any,
+    stop: Any,
+    fresh_imports: bool,
+) -> None:
+    """A worker process's entry: poll until ``stop`` is set, then finish the tasks in hand."""
+    quiet_core_logs()
+    if not fresh_imports:
+        imports_once()
+    asyncio.run(_run_worker(target, namespace, settings, options, ready, stop))
+
+
+async def _run_worker(
+    target: str, namespace: str, settings: Settings, options: dict[str, Any], ready: Any, stop: Any
+) -> None:
+    # A plain client: the clock moves only when the simulation moves it.
+    client = await Client.connect(target, namespace=namespace)
+    parent = os.getppid()
+    async with create_worker(client, settings, **options):
+        ready.set()
+        # Stopped, or orphaned: a simulation killed outright leaves no worker behind.
+        while not stop.is_set() and os.getppid() == parent:
+            await asyncio.sleep(0.2)
+
+
+def imports_once() -> None:
+    """Have this process's workflow sandbox import the workflows' modules once, not per run.
+
+    The sandbox imports a workflow's modules afresh for every workflow it starts, tens of
+    milliseconds each: most of a cycle's cost in a month of 10,000. Passed through, they are
+    imported once; the sandbox's run-time restrictions (no clock, no I/O) still apply, and the
+    product's own worker and the workflow tests keep the fresh imports.
+    """
+    restrictions = plugin.WORKFLOW_RUNNER.restrictions.with_passthrough_all_modules()
+    plugin.WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def worker_options(citizens: int) -> dict[str, Any]:
+    """The embedded worker's options for a cohort of ``citizens``.
+
+    Every cycle stays in the worker's cache for the month (the default cache of 1,000 would
+    evict and replay whole histories at every timer of a larger cohort). Workflow tasks and
+    local activities run few at a time: the process has one core's worth of Python, so more in
+    flight only lengthens each task, and a local activity's write that waits too long times out.
+    """
+    return {
+        "max_cached_workflows": citizens + CACHE_HEADROOM,
+        "max_concurrent_workflow_tasks": WORKFLOW_TASKS,
+        "max_concurrent_local_activities": LOCAL_ACTIVITIES,
+        "max_concurrent_activities": ACTIVITIES,
+    }
 
 
 async def _plan(
@@ -167,12 +359,12 @@ async def _plan(
     book = load_programs(EXAMPLE_PROGRAM_DATA)
     now = await env.get_current_time()
     plans: list[Plan] = []
-    for program in programs:
+    for program, size in zip(programs, cohort_sizes(args.citizens, len(programs)), strict=True):
         month = args.month or calendar.earliest_open_month(partial(book.for_month, program), now)
         rules = book.for_month(program, month) if month else None
         if month is None or rules is None:
             raise SystemExit(f"{program}: no version covers {month or 'the next 12 months'}")
-        cohort = sample_cohort(args.cohort, args.seed, program=program)
+        cohort = sample_cohort(size, args.seed, program=program)
         seed_world(world, cohort, accounts=0, seed=args.seed)
         replies = plan_replies(
             rules,
@@ -187,14 +379,22 @@ async def _plan(
 
 
 async def _list(api: httpx.AsyncClient, token: str, plan: Plan) -> None:
-    """List the cohort through the API, as SDU would, in batches of at most 10,000."""
+    """List the cohort through the API, as SDU would, in batches of at most 10,000.
+
+    A 503 (the intake's answer held up behind the cycles already starting) is retried, as SDU
+    would.
+    """
     entries = [{k: v for k, v in person.items() if k != "phone"} for person in plan.cohort]
     for start in range(0, len(entries), BATCH):
-        answer = await api.post(
-            f"/v1/programs/{plan.program}/months/{plan.month}/recipients",
-            json={"recipients": entries[start : start + BATCH]},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        for attempt in range(LISTING_ATTEMPTS):
+            answer = await api.post(
+                f"/v1/programs/{plan.program}/months/{plan.month}/recipients",
+                json={"recipients": entries[start : start + BATCH]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if answer.status_code != 503 or attempt == LISTING_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(2**attempt)
         if answer.status_code != 202:
             raise SystemExit(f"{plan.program} {plan.month}: {answer.status_code} {answer.text}")
         body = answer.json()
@@ -203,6 +403,62 @@ async def _list(api: httpx.AsyncClient, token: str, plan: Plan) -> None:
             already_listed=body["already_listed"],
             rejected=len(body["rejected"]),
         )
+
+
+def cohort_sizes(citizens: int, programs: int) -> list[int]:
+    """``citizens`` split between the programs, the first taking the odd one."""
+    return [citizens // programs + (i < citizens % programs) for i in range(programs)]
+
+
+async def _await_intake(api: httpx.AsyncClient, ops: str, plans: list[Plan]) -> None:
+    """Wait until every accepted citizen's cycle has started and recorded itself.
+
+    The intake starts the cycles in real time while the test server's clock stands still; a
+    clock moved before they have all started would text the late ones late.
+    """
+    loop = asyncio.get_running_loop()
+    listed = sum(plan.listing["accepted"] for plan in plans)
+    started, progress_at, shown_at = -1, loop.time(), loop.time()
+    while True:
+        now = loop.time()
+        counted = 0
+        for plan in plans:
+            plan.states = (await _report(api, ops, plan))["by_state"]
+            counted += sum(plan.states.values())
+        if counted >= listed:
+            return
+        if counted != started:
+            started, progress_at = counted, now
+        elif now - progress_at > INTAKE_STALL_S:
+            raise SystemExit(f"the intake stopped: {counted} of {listed} cycles started")
+        if now - shown_at >= 10:
+            print(f"  ... {counted} of {listed} cycles started", flush=True)
+            shown_at = now
+        await asyncio.sleep(0.25)
+
+
+async def _report(api: httpx.AsyncClient, ops: str, plan: Plan) -> dict[str, Any]:
+    """The API's month report of ``plan``'s program-month."""
+    report = await api.get(
+        f"/v1/programs/{plan.program}/months/{plan.month}/report",
+        headers={"Authorization": f"Bearer {ops}"},
+    )
+    report.raise_for_status()
+    body: dict[str, Any] = report.json()
+    return body
+
+
+async def _region_figures(database_url: str, plans: list[Plan]) -> None:
+    """SMS and money by region, which the month report gives only as totals."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessions(engine)() as session:
+            for plan in plans:
+                plan.regions = await figures_by_region(
+                    session, program=plan.program, month=plan.month
+                )
+    finally:
+        await engine.dispose()
 
 
 async def _month(
@@ -262,10 +518,13 @@ class _Clock:
     simulation stops with :class:`ClockStuck` and the summary counts the failed cycles.
     """
 
-    def __init__(self, env: WorkflowEnvironment, clock: Client, world: World) -> None:
+    def __init__(
+        self, env: WorkflowEnvironment, clock: Client, world: World, citizens: int
+    ) -> None:
         self._env = env
         self._clock = clock
         self._world = world
+        self._patience_s = STUCK_S + STUCK_S_PER_CITIZEN * citizens
 
     async def now(self) -> datetime:
         return (await self._env.get_current_time()).astimezone(calendar.ALMATY)
@@ -296,10 +555,10 @@ class _Clock:
                 skipping = (server_now - server).total_seconds() > 2 * (wall_now - wall) + 1
                 if skipping or requests != seen:
                     quiet_since = wall_now
-                elif wall_now - quiet_since > STUCK_S:
+                elif wall_now - quiet_since > self._patience_s:
                     raise ClockStuck(
                         f"the clock stopped at {server_now:%Y-%m-%d %H:%M} on its way to "
-                        f"{moment:%Y-%m-%d %H:%M}: nothing ran for {STUCK_S:.0f} s, so a "
+                        f"{moment:%Y-%m-%d %H:%M}: nothing ran for {self._patience_s:.0f} s, so a "
                         "time-skipping lock is held for good, typically by a workflow that closed "
                         "while one of its activities was running (see FAILED in the summary)"
                     )
@@ -365,7 +624,7 @@ async def _reply(gateway: httpx.AsyncClient, world: World, plans: list[Plan], da
     Delivered as the SMS gateway does (``simulators.webhook.deliver``: signed, retried), over one
     shared HTTP client: a client per reply (``send_reply``) costs a TLS context each time.
     """
-    limit = asyncio.Semaphore(32)
+    limit = asyncio.Semaphore(REPLIES_IN_FLIGHT)
     received_at = datetime.combine(day, NOON, tzinfo=calendar.ALMATY).isoformat()
     url = world.webhook_url
     if url is None:
@@ -472,6 +731,70 @@ def _summary(plans: list[Plan], world: World, stopped: str | None, wall_s: float
         print(f"The simulation stopped early: {stopped}.")
 
 
+# The funnel table's columns: a heading and where its figure comes from (rules.funnel's counts
+# of the month report's states, or store.reports.figures_by_region).
+FUNNEL_COLUMNS = (
+    ("listed", "listed"),
+    ("no_phone", "no_phone"),
+    ("asked", "asked"),
+    ("reminded", "reminded"),
+    ("consented", "consented"),
+    ("refused", "refused"),
+    ("expired", "consent_expired"),
+    ("issued", "issued"),
+    ("activated", "activated"),
+    ("used", "vouchers_used"),
+    ("lapsed", "voucher_expired"),
+    ("waiting", "waiting"),
+    ("value_kzt", "value_issued_kzt"),
+    ("settled_kzt", "settled_kzt"),
+)
+TOTAL = "TOTAL"
+
+
+def funnel_rows(plan: Plan) -> dict[str, dict[str, int]]:
+    """The funnel and money of each region of ``plan``, and the month's total (``TOTAL``)."""
+    report, rows = plan.report, {}
+    for region in sorted(set(report["by_region"]) | set(plan.regions)):
+        extra = plan.regions.get(region, RegionFigures(0, 0, 0, 0, 0))
+        rows[region] = funnel(report["by_region"].get(region, {})) | extra._asdict()
+    # The totals are the month report's own: the regions must add up to them.
+    settled = report["discount_total_kzt"] + report["redeemed_total_kzt"]
+    rows[TOTAL] = funnel(report["by_state"]) | {
+        "asked": sum(m.asked for m in plan.regions.values()),
+        "reminded": sum(m.reminded for m in plan.regions.values()),
+        "value_issued_kzt": sum(m.value_issued_kzt for m in plan.regions.values()),
+        "vouchers_used": report["vouchers_used"],
+        "settled_kzt": settled,
+    }
+    return rows
+
+
+def _funnel_tables(plans: list[Plan]) -> None:
+    """Print each program's funnel and money by region, then its totals.
+
+    ``value_kzt`` is the vouchers' face value (food; a gas voucher's value is its discount);
+    ``settled_kzt`` the gas discounts settled or the food purchases drawn from vouchers.
+    """
+    for plan in plans:
+        rows = funnel_rows(plan)
+        print()
+        print(f"Funnel and money by region: {plan.program} {plan.month}")
+        width = {name: max(len(name), 7) for name, _ in FUNNEL_COLUMNS}
+        print(f"{'region':<9}" + " ".join(f"{name:>{width[name]}}" for name, _ in FUNNEL_COLUMNS))
+        for region, figures in rows.items():
+            cells = (f"{figures[key]:>{width[name]}}" for name, key in FUNNEL_COLUMNS)
+            print(f"{region:<9}" + " ".join(cells))
+
+
+def quiet_core_logs() -> None:
+    """Keep the SDK core's warnings (e.g. slow workflow tasks while a large cohort starts) out
+    of the table, in this process and in the worker processes; errors still show, and the
+    product's own logging is unchanged. Called before any Temporal client exists."""
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))))
+
+
 def _last_day(month: str) -> date:
     """The 1st of the month after ``month``: the day its month-end deadlines show."""
     return calendar.month_end(month).date()
@@ -484,8 +807,26 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--program", choices=("gas", "food", "both"), default="both")
-    parser.add_argument("--cohort", type=int, default=200, help="citizens per program")
+    parser.add_argument(
+        "--citizens",
+        type=int,
+        default=DEFAULT_CITIZENS,
+        help="the cohort, split evenly between the programs (default %(default)s)",
+    )
+    parser.add_argument("--database", help="a SQLite file to keep the month in (default: none)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes beside this one (0: the worker runs in this process)",
+    )
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
+    parser.add_argument(
+        "--fresh-imports",
+        action="store_true",
+        help="import the workflows' modules afresh for each cycle, as the product's worker "
+        "does (slower)",
+    )
     parser.add_argument("--consent-rate", type=float, default=0.6)
     parser.add_argument("--refusal-rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=7)
@@ -497,12 +838,9 @@ def main() -> None:
             parser.error(str(invalid))
     if not (0 <= args.consent_rate and 0 <= args.refusal_rate <= 1 - args.consent_rate):
         parser.error("the rates must be at least 0 and add up to at most 1")
-    if args.cohort < 1:
-        parser.error("--cohort must be at least 1")
-    # The SDK core's warnings (e.g. slow workflow tasks while a large cohort starts) would break
-    # up the table; errors still show, and the product's own logging is unchanged.
-    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
-    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))))
+    if args.citizens < len(PROGRAMS if args.program == "both" else (args.program,)):
+        parser.error("--citizens must be at least 1 per program")
+    quiet_core_logs()
     asyncio.run(run(args))
 
 

@@ -73,6 +73,63 @@ async def money_totals(session: AsyncSession, *, program: str, month: str) -> tu
     return int(discounts.one() or 0), int(redeemed.one() or 0)
 
 
+class RegionFigures(NamedTuple):
+    """A region's figures that ``month_figures`` leaves out: who was texted, and the money."""
+
+    asked: int  # consent requests the gateway accepted
+    reminded: int  # reminders the gateway accepted
+    value_issued_kzt: int  # food: the vouchers' face value; gas vouchers have none
+    vouchers_used: int  # as voucher_use counts them
+    settled_kzt: int  # gas: discounts settled; food: purchases drawn from vouchers
+
+
+async def figures_by_region(
+    session: AsyncSession, *, program: str, month: str
+) -> dict[str, RegionFigures]:
+    """A program-month's consent requests, reminders, vouchers and money by region (``make
+    simulate``'s table); summed over the regions, the money is the month report's totals."""
+    texted = await session.exec(
+        select(SmsRecord.region, SmsRecord.kind, func.count())
+        .where(SmsRecord.program == program, SmsRecord.month == month)
+        .where(col(SmsRecord.kind).in_(("consent_request", "reminder")))
+        .group_by(SmsRecord.region, SmsRecord.kind)
+    )
+    of_month = (VoucherRecord.program == program, VoucherRecord.month == month)
+    values = await session.exec(
+        select(VoucherRecord.region, func.coalesce(func.sum(VoucherRecord.amount_kzt), 0))
+        .where(*of_month)
+        .group_by(VoucherRecord.region)
+    )
+    figures: dict[str, dict[str, int]] = {}
+    for region, kind, count in texted.all():
+        figures.setdefault(region, {})["asked" if kind == "consent_request" else "reminded"] = count
+    for region, value in values.all():
+        figures.setdefault(region, {})["value_issued_kzt"] = int(value or 0)
+    # Used and settled as voucher_use and money_totals count them: gas, a discount settled;
+    # food, at least one purchase and what purchases drew.
+    used = (
+        select(
+            VoucherRecord.region,
+            func.count(col(VoucherRecord.discount_kzt)),
+            func.coalesce(func.sum(VoucherRecord.discount_kzt), 0),
+        )
+        .where(*of_month)
+        .group_by(VoucherRecord.region)
+        if program == "gas"
+        else select(
+            RedemptionRecord.region,
+            func.count(func.distinct(RedemptionRecord.voucher_id)),
+            func.coalesce(func.sum(RedemptionRecord.discount_kzt), 0),
+        )
+        .where(RedemptionRecord.program == program, RedemptionRecord.month == month)
+        .group_by(RedemptionRecord.region)
+    )
+    for region, count, kzt in (await session.exec(used)).all():
+        figures.setdefault(region, {}).update(vouchers_used=count, settled_kzt=int(kzt or 0))
+    zero = dict.fromkeys(RegionFigures._fields, 0)
+    return {region: RegionFigures(**(zero | counts)) for region, counts in figures.items()}
+
+
 async def voucher_use(session: AsyncSession, *, program: str, month: str) -> tuple[int, int]:
     """A program-month's vouchers issued, and those used: for gas a discount settled, for food
     at least one purchase."""
