@@ -231,8 +231,11 @@ class CitizenCycle:
         # An activated gas voucher can no longer be withdrawn nor expire: it goes on to its
         # hand-over at once. A food voucher lives until the window closes, its month's end.
         gas = isinstance(self._voucher, GasVoucher)
-        settled_in = lambda: progress.withdrawn or (gas and steps.state == CycleState.ACTIVATED)  # noqa: E731
-        await steps.sleep_until(closes, "activation window closes", settled_in)
+
+        def done_waiting() -> bool:
+            return progress.withdrawn or (gas and steps.state == CycleState.ACTIVATED)
+
+        await steps.sleep_until(closes, "activation window closes", done_waiting)
         async with steps.lock:  # a wallet request accepted before the deadline completes
             activated = steps.state == CycleState.ACTIVATED
             if progress.withdrawn:

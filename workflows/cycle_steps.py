@@ -41,8 +41,8 @@ with workflow.unsafe.imports_passed_through():
 PATIENT = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 CALL_TIMEOUT = timedelta(seconds=15)  # the HTTP timeout (10 s) and a margin
 # What a waiting caller (the wallet) is given at most: three tries of three seconds, half a second
-# and a second apart (about 10.5 s). A local activity's own schedule-to-close deadline is only
-# checked once its retries leave the workflow task (about a minute), so attempts bound it here.
+# and a second apart (about 10.5 s). A local activity's schedule-to-close deadline is checked
+# between attempts, not during one, so the attempts' own timeout and number bound it.
 ASK_ATTEMPT = timedelta(seconds=3)
 ASK_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=0.5), maximum_attempts=3)
 # A local activity that fails for good raises its ApplicationError itself; one that times out,
