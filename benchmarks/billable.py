@@ -49,6 +49,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from benchmarks.common import replace_section
 from models.settings import Settings
 from rules import calendar
 
@@ -484,15 +485,6 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _write(target: Path, text: str) -> None:
-    document = target.read_text(encoding="utf-8")
-    if BEGIN not in document or END not in document:
-        raise SystemExit(f"{target} has no {BEGIN} … {END} section to replace")
-    head, rest = document.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    target.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
-
-
 def _mix(text: str) -> dict[str, float]:
     mix = dict(DEFAULT_MIX)
     for pair in filter(None, text.split(",")):
@@ -527,7 +519,7 @@ def main() -> None:
     plan = Plan(args.citizens, args.mix, spreads, args.sms_per_second)
     text = report(plan, args.histories)
     if args.write is not None:
-        _write(args.write, text)
+        replace_section(args.write, BEGIN, END, text)
     print(text)
 
 

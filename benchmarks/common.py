@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -113,3 +114,14 @@ async def poll_until(
         if waited > limit_s:
             raise RuntimeError(f"{what}: {found} of {expected} after {limit_s:.0f} s")
         await asyncio.sleep(max(0.1, waited / 50))
+
+
+def replace_section(target: Path, begin: str, end: str, text: str) -> None:
+    """Replace the part of ``target`` between the markers ``begin`` and ``end`` with ``text``
+    (the README's and DEPLOYMENT's generated tables)."""
+    document = target.read_text(encoding="utf-8")
+    if begin not in document or end not in document:
+        raise SystemExit(f"{target} has no {begin} … {end} section to replace")
+    head, rest = document.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    target.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")

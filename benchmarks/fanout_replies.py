@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from benchmarks.common import machine, print_table, quiet_core_logs
+from benchmarks.common import list_citizens, machine, print_table, quiet_core_logs, token_of
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import DYNAMIC_CONFIG, temporal_dev_server
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -271,19 +271,9 @@ def _month_to_list(program: str) -> Month:
 
 
 async def _post(product: Embedded, month: Month, cohort: list[dict[str, Any]]) -> None:
-    """List ``cohort`` through the API as SDU would, in batches of at most 10,000."""
-    token = next(t for t, role in product.settings.tokens_by_role().items() if role == "sdu")
-    entries = [{k: v for k, v in person.items() if k != "phone"} for person in cohort]
-    async with httpx.AsyncClient(
-        base_url=product.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=600
-    ) as sdu:
-        for start in range(0, len(entries), BATCH):
-            answer = await sdu.post(
-                f"/v1/programs/{month.program}/months/{month.month}/recipients",
-                json={"recipients": entries[start : start + BATCH]},
-            )
-            if answer.status_code != 202:
-                raise SystemExit(f"listing: {answer.status_code} {answer.text}")
+    """List ``cohort`` through the API as SDU would."""
+    token = token_of(product.settings, "sdu")
+    await list_citizens(product.api_url, token, month.program, month.month, cohort)
 
 
 async def _senders(

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import activation, cycles, intake
-from benchmarks.common import machine, quiet_core_logs
+from benchmarks.common import machine, quiet_core_logs, replace_section
 from devtools.postgres import running_cluster, unavailable
 
 HAPPY_EVENTS = 80
@@ -399,16 +399,6 @@ def table(columns: list[Column], scale: Scale, wall_s: float) -> str:
     return "\n".join(out)
 
 
-def _write(target: Path, text: str) -> None:
-    """Replace the part of ``target`` between the bench markers with ``text``."""
-    document = target.read_text(encoding="utf-8")
-    if BEGIN not in document or END not in document:
-        raise SystemExit(f"{target} has no {BEGIN} … {END} section to replace")
-    head, rest = document.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    target.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -434,4 +424,4 @@ def main() -> None:
     text += f"\n\nMachine: {start} at the start; {machine()} at the end."
     print(text)
     if args.write is not None:
-        _write(args.write, text)
+        replace_section(args.write, BEGIN, END, text)

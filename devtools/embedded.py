@@ -103,6 +103,17 @@ async def run_embedded(
     replaced by the simulators', and the example program data is loaded unless ``settings``
     name a ``PROGRAM_DATA_DIR`` (:func:`with_example_data`).
     """
+    async with serve_outside_and_api(client, settings, world) as embedded:
+        async with create_worker(client, embedded.settings, **worker_options):
+            yield embedded
+
+
+@asynccontextmanager
+async def serve_outside_and_api(
+    client: Client, settings: Settings, world: World
+) -> AsyncIterator[Embedded]:
+    """:func:`run_embedded` without the worker: the simulators and the API over HTTP, the
+    gateway calling the API's webhook; the settings yielded point at the simulators."""
     settings = with_example_data(settings)
     async with run_simulators(
         world,
@@ -114,8 +125,7 @@ async def run_embedded(
         app = create_app(client, settings)
         async with app.router.lifespan_context(app), serve(app) as api_url:
             world.webhook_url = f"{api_url}/v1/sms/inbound"
-            async with create_worker(client, settings, **worker_options):
-                yield Embedded(settings=settings, world=world, api_url=api_url)
+            yield Embedded(settings=settings, world=world, api_url=api_url)
 
 
 @dataclass(frozen=True)

@@ -65,14 +65,13 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from api import create_app
 from client import plugin
 from devtools.embedded import (
     EXAMPLE_PROGRAM_DATA,
     Embedded,
     run_embedded,
+    serve_outside_and_api,
     time_skipping_server,
-    with_example_data,
 )
 from models.cycle import cycle_id
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -81,8 +80,6 @@ from rules import calendar
 from rules.funnel import funnel
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
-from simulators.embedded import serve
-from simulators.servers import run_simulators
 from simulators.state import World
 from simulators.webhook import deliver
 from store.engine import create_engine, create_sessions
@@ -250,50 +247,40 @@ async def _product(
         async with run_embedded(client, settings, world, **worker_options(citizens)) as product:
             yield product
         return
-    settings = with_example_data(settings)
-    async with run_simulators(
-        world,
-        sms_token=settings.sms_gateway_token,
-        webhook_url=None,
-        webhook_secret=settings.sms_webhook_secret,
-    ) as urls:
-        settings = settings.model_copy(update=urls.as_settings())
-        app = create_app(client, settings)
-        async with app.router.lifespan_context(app), serve(app) as api_url:
-            world.webhook_url = f"{api_url}/v1/sms/inbound"
-            context = multiprocessing.get_context("spawn")
-            stop = context.Event()
-            ready = [context.Event() for _ in range(workers)]
-            options = worker_options(citizens)
-            processes = [
-                context.Process(
-                    target=_worker_process,
-                    args=(
-                        target,
-                        client.namespace,
-                        settings,
-                        options,
-                        started,
-                        stop,
-                        fresh_imports,
-                    ),
-                    name=f"simulate-worker-{n}",
-                )
-                for n, started in enumerate(ready)
-            ]
+    async with serve_outside_and_api(client, settings, world) as embedded:
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        ready = [context.Event() for _ in range(workers)]
+        options = worker_options(citizens)
+        processes = [
+            context.Process(
+                target=_worker_process,
+                args=(
+                    target,
+                    client.namespace,
+                    embedded.settings,
+                    options,
+                    started,
+                    stop,
+                    fresh_imports,
+                ),
+                name=f"simulate-worker-{n}",
+            )
+            for n, started in enumerate(ready)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            for started in ready:
+                if not await asyncio.to_thread(started.wait, WORKER_START_S):
+                    raise SystemExit("a worker process did not start")
+            yield embedded
+        finally:
+            stop.set()
             for process in processes:
-                process.start()
-            try:
-                for started in ready:
-                    if not await asyncio.to_thread(started.wait, WORKER_START_S):
-                        raise SystemExit("a worker process did not start")
-                yield Embedded(settings=settings, world=world, api_url=api_url)
-            finally:
-                stop.set()
-                for process in processes:
-                    await asyncio.to_thread(process.join, WORKER_STOP_S)
-                    if process.is_alive():
-                        process.kill()
+                await asyncio.to_thread(process.join, WORKER_STOP_S)
+                if process.is_alive():
+                    process.kill()
 
 
 def _worker_process(
