@@ -11,7 +11,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from devtools.stack import dynamic_config_args
+from devtools.stack import DYNAMIC_CONFIG, dynamic_config_args
 from models.search import ALL
 from workers import setup_namespace
 
@@ -19,13 +19,15 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A local dev server with the product's search attributes, for one test."""
+async def dev_server(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A local dev server with the product's search attributes, for one test. A test may add
+    dynamic config: ``@pytest.mark.parametrize("dev_server", [{…}], indirect=True)``."""
+    config = DYNAMIC_CONFIG | getattr(request, "param", {})
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=list(ALL),
-        dev_server_extra_args=["--log-level", "error", *dynamic_config_args()],
+        dev_server_extra_args=["--log-level", "error", *dynamic_config_args(config)],
     )
     await setup_namespace(environment.client)
     try:

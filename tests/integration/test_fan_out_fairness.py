@@ -3,9 +3,7 @@ fairness key, and the dev server (as ``make run`` starts it) dispatches the keys
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -21,7 +19,6 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.cycles import fan_out_key
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, run_embedded
-from devtools.stack import DYNAMIC_CONFIG, dynamic_config_args
 from models.cycle import cycle_id
 from models.programs import load_programs
 from models.settings import Settings
@@ -43,28 +40,21 @@ class Probe:
         return number
 
 
-@pytest.fixture
-async def one_partition_server() -> AsyncIterator[WorkflowEnvironment]:
-    """The dev server as ``make run`` starts it, its task queues in one partition: fairness
-    orders the tasks within a partition, and a worker polls the partitions at random, so with
-    four (the default) where the task lands would decide more than its key."""
-    one = {"matching.numTaskqueueReadPartitions": "1", "matching.numTaskqueueWritePartitions": "1"}
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_extra_args=["--log-level", "error", *dynamic_config_args(DYNAMIC_CONFIG | one)],
-    )
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
+# Fairness orders the tasks within a partition, and a worker polls the partitions at random: with
+# four (the default) where the task lands would decide more than its key.
+ONE_PARTITION = {
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
 
 
+@pytest.mark.parametrize("dev_server", [ONE_PARTITION], indirect=True)
 async def test_a_running_cycles_task_is_dispatched_ahead_of_a_fan_outs_backlog(
-    one_partition_server: WorkflowEnvironment,
+    dev_server: WorkflowEnvironment,
 ) -> None:
     """A task under another key, queued after a fan-out's backlog of 200, is dispatched among
     the first few, not after the 200 (it would be last in a first-in-first-out queue)."""
-    client = one_partition_server.client
+    client = dev_server.client
     queue = f"fairness-{uuid.uuid4().hex[:8]}"
     start = partial(client.start_workflow, Probe.run, task_queue=queue)
     listing = Priority(fairness_key=fan_out_key("gas", "2027-01", "backlog"))
