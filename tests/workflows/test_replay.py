@@ -47,7 +47,7 @@ from models.reference import load_reference
 from models.settings import Settings
 from rules import calendar
 from tests.harness import Product, eventually
-from workflows import WORKFLOWS
+from workflows.catalog import WORKFLOWS
 
 MINUTE = timedelta(minutes=1)
 HISTORIES = Path(__file__).parent / "histories"
