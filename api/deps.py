@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from temporalio.client import Client
@@ -18,6 +19,41 @@ from store.engine import Sessions
 
 
 @dataclass(frozen=True)
+class VoucherKey:
+    """What never changes of an issued voucher: the cycle it belongs to, its program and month."""
+
+    voucher_id: str
+    cycle_id: str
+    program: str
+    month: str
+
+
+class VoucherKeys:
+    """The vouchers this process has looked up, kept so that the wallet's next call on one does
+    not read the database again (each activation is two calls, a shop's purchases many).
+
+    Only what never changes is kept, and only vouchers found: one issued a moment later is
+    looked up again. Bounded: the least recently used go first.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._known: OrderedDict[str, VoucherKey] = OrderedDict()
+
+    def get(self, voucher_id: str) -> VoucherKey | None:
+        key = self._known.get(voucher_id)
+        if key is not None:
+            self._known.move_to_end(voucher_id)
+        return key
+
+    def keep(self, key: VoucherKey) -> None:
+        self._known[key.voucher_id] = key
+        self._known.move_to_end(key.voucher_id)
+        if len(self._known) > self._limit:
+            self._known.popitem(last=False)
+
+
+@dataclass(frozen=True)
 class ApiDeps:
     client: Client
     settings: Settings
@@ -26,6 +62,7 @@ class ApiDeps:
     reference: Reference
     codec: EncryptionCodec
     cycles: CycleClient
+    vouchers: VoucherKeys = field(default_factory=VoucherKeys)
 
 
 def deps(request: Request) -> ApiDeps:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import require
-from api.deps import ApiDeps, deps
+from api.deps import ApiDeps, VoucherKey, deps
 from api.errors import ApiError
 from api.openapi import refusals
 from client.cycles import CycleGone, CycleRefused
@@ -26,7 +26,6 @@ from models.voucher import (
     Redeemed,
 )
 from rules.voucher import line_discount_allowed, line_discount_limit
-from store.tables import VoucherRecord
 from store.vouchers import incurable, purchase_count, redemption, voucher
 
 T = TypeVar("T")
@@ -197,7 +196,7 @@ async def redeem(
     return await _answer(api.cycles.redeem(record.cycle_id, body), "voucher_closed")
 
 
-async def _below_the_purchase_limit(api: ApiDeps, record: VoucherRecord) -> None:
+async def _below_the_purchase_limit(api: ApiDeps, record: VoucherKey) -> None:
     """Refuse (409 ``purchase_limit_reached``) a purchase beyond the program's
     ``max_purchases_per_voucher`` from the records, before it reaches the cycle's history (the
     cycle's validator refuses the same, for purchases racing this count)."""
@@ -251,17 +250,20 @@ async def food_goods(api: Annotated[ApiDeps, Depends(deps)]) -> GoodsList:
 _VOUCHER_ID = re.compile(r"V[0-9A-F]{19}")
 
 
-async def _voucher(api: ApiDeps, voucher_id: str, program: str | None) -> VoucherRecord:
-    record = None
+async def _voucher(api: ApiDeps, voucher_id: str, program: str | None) -> VoucherKey:
+    key = api.vouchers.get(voucher_id)
     # What no voucher ID can be is not looked up: PostgreSQL refuses a NUL even in a query.
-    if _VOUCHER_ID.fullmatch(voucher_id):
+    if key is None and _VOUCHER_ID.fullmatch(voucher_id):
         async with api.sessions() as session:
             record = await voucher(session, voucher_id=voucher_id)
-    if record is None or (program is not None and record.program != program):
+        if record is not None:
+            key = VoucherKey(voucher_id, record.cycle_id, record.program, record.month)
+            api.vouchers.keep(key)
+    if key is None or (program is not None and key.program != program):
         raise ApiError(
             404, "not_found", f"no {program or ''} voucher {voucher_id}".replace("  ", " ")
         )
-    return record
+    return key
 
 
 async def _applied_purchase(api: ApiDeps, voucher_id: str, purchase_id: str) -> Redeemed | None:
