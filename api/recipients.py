@@ -21,6 +21,11 @@ from store.queries import add_listings, note_corrections
 from workflows.month_intake import Admitted
 
 router = APIRouter(tags=["sdu"], dependencies=[Depends(require("sdu"))])
+# Citizens written at a time: a list of 10,000 is ten short writes, so that the replies and
+# wallet requests writing beside it (through the process's one SQLite writer, or the PostgreSQL
+# pool) wait for one of them, not for all. A request that fails half-way has listed its first
+# parts; SDU's re-send lists the rest (the first parts count as already listed).
+WRITTEN_AT_ONCE = 1_000
 
 
 class RecipientList(BaseModel):
@@ -64,22 +69,25 @@ async def list_recipients(
     key = api.settings.pseudonym_key
     citizens, rejected = _screen(rules, body.recipients, key)
     admitted = await _admit(api, rules, month, len(citizens))
-    digests = {ref: record_digest(key, citizen.model_dump_json()) for ref, citizen in citizens}
-    async with api.sessions() as session:
-        added = await add_listings(
-            session,
-            program=program,
-            month=month,
-            citizens=citizens,
-            listed_at=admitted.listed_at,
-            digests=digests,
-        )
-        corrections = await note_corrections(
-            session,
-            program=program,
-            month=month,
-            records=[(ref, citizen, digests[ref]) for ref, citizen in citizens],
-        )
+    added, corrections = 0, []
+    for start in range(0, len(citizens), WRITTEN_AT_ONCE):
+        part = citizens[start : start + WRITTEN_AT_ONCE]
+        digests = {ref: record_digest(key, citizen.model_dump_json()) for ref, citizen in part}
+        async with api.sessions() as session:
+            added += await add_listings(
+                session,
+                program=program,
+                month=month,
+                citizens=part,
+                listed_at=admitted.listed_at,
+                digests=digests,
+            )
+            corrections += await note_corrections(
+                session,
+                program=program,
+                month=month,
+                records=[(ref, citizen, digests[ref]) for ref, citizen in part],
+            )
     if citizens:  # also on a re-send: a signal lost after the last write is sent again
         await api.cycles.tell_listed(program, month)
     too_late = await correct_listed(api, rules, month, corrections)
