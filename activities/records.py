@@ -36,9 +36,8 @@ class Records:
     @activity.defn(name="records.cycle")
     async def record_cycle(self, snapshot: CycleSnapshot) -> None:
         """Upsert the cycle's row; reports and reply routing read it."""
-        cycle = CycleRecord(**snapshot.model_dump(exclude={"at"}), updated_at=snapshot.at)
         async with self._sessions() as session:
-            await queries.save_cycle(session, cycle=cycle)
+            await queries.save_cycle(session, cycle=_row(snapshot))
 
     @activity.defn(name="records.consent")
     async def record_consent(self, act: ConsentAct) -> None:
@@ -70,11 +69,13 @@ class Records:
 
     @activity.defn(name="records.claim_account")
     async def claim_account(self, claim: AccountClaim) -> bool:
-        """Claim the account for this voucher and record the voucher activated on it; False
-        (nothing recorded) if another voucher holds it.
+        """Claim the account for this voucher and record the voucher activated on it, with the
+        cycle's row (``claim.row``) in the same write; False (nothing recorded) if another
+        voucher holds it.
 
         The table's primary key (month, account) makes the claim atomic across every cycle:
-        of two vouchers confirming the same account at the same instant, exactly one wins.
+        of two vouchers confirming the same account at the same instant, exactly one wins; a
+        retry of our own claim wins again.
         """
         activation = AccountActivation(
             month=claim.month,
@@ -84,24 +85,21 @@ class Records:
             activated_at=claim.at,
         )
         async with self._sessions() as session:
-            won = await vouchers.claim_account(session, activation=activation)
-        if not won and await self.account_taken(claim):
-            return False  # (a retry of our own claim wins again)
-        async with self._sessions() as session:
-            await vouchers.mark_activated(
-                session,
-                voucher_id=claim.voucher_id,
-                at=claim.at,
-                account_number=claim.account_number,
+            return await vouchers.claim_account(
+                session, activation=activation, cycle=_row(claim.row) if claim.row else None
             )
-        return True
 
     @activity.defn(name="records.activation")
     async def record_activation(self, act: ActivationAct) -> None:
-        """Note when (and on which account) a voucher was activated, for reports."""
+        """Note when (and on which account) a voucher was activated, for reports, with the
+        cycle's row (``act.row``) in the same write."""
         async with self._sessions() as session:
             await vouchers.mark_activated(
-                session, voucher_id=act.voucher_id, at=act.at, account_number=act.account_number
+                session,
+                voucher_id=act.voucher_id,
+                at=act.at,
+                account_number=act.account_number,
+                cycle=_row(act.row) if act.row else None,
             )
 
     @activity.defn(name="records.redemption")
@@ -146,3 +144,8 @@ class Records:
                 type="purchase_not_recordable",
                 non_retryable=True,
             ) from None
+
+
+def _row(snapshot: CycleSnapshot) -> CycleRecord:
+    """The cycle's row as the cycle sees it now."""
+    return CycleRecord(**snapshot.model_dump(exclude={"at"}), updated_at=snapshot.at)

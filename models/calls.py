@@ -171,12 +171,14 @@ class AccountClaim(BaseModel):
     voucher_id: str
     cycle_id: str
     at: datetime
+    row: CycleSnapshot | None = None  # the cycle's row once claimed, written with the claim
 
 
 class ActivationAct(BaseModel):
     voucher_id: str
     at: datetime
     account_number: str | None = None
+    row: CycleSnapshot | None = None  # the cycle's row once activated, written with it
 
 
 class RedemptionAct(BaseModel):

@@ -11,7 +11,13 @@ from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.queries import chunks
-from store.tables import AccountActivation, PurchaseLineRecord, RedemptionRecord, VoucherRecord
+from store.tables import (
+    AccountActivation,
+    CycleRecord,
+    PurchaseLineRecord,
+    RedemptionRecord,
+    VoucherRecord,
+)
 from store.writer import single_writer
 
 # SQLSTATE classes no retry can cure: 22 data exception (a value too long, a NUL in a text),
@@ -51,14 +57,26 @@ async def voucher_ids(session: AsyncSession) -> list[str]:
 
 @single_writer
 def mark_activated(
-    session: Session, *, voucher_id: str, at: datetime, account_number: str | None
+    session: Session,
+    *,
+    voucher_id: str,
+    at: datetime,
+    account_number: str | None,
+    cycle: CycleRecord | None = None,
 ) -> None:
-    """Note when (and on which gas account) a voucher was activated; unknown vouchers are left."""
+    """Note when (and on which gas account) a voucher was activated, and, when given, the
+    cycle's row in its new state; unknown vouchers are left."""
+    _activated(session, voucher_id, at, account_number)
+    if cycle is not None:
+        session.merge(cycle)
+    session.commit()
+
+
+def _activated(session: Session, voucher_id: str, at: datetime, account_number: str | None) -> None:
     record = session.get(VoucherRecord, voucher_id)
     if record is not None:
         record.activated_at, record.account_number = at, account_number
         session.add(record)
-        session.commit()
 
 
 @single_writer
@@ -78,18 +96,28 @@ async def account_holder(session: AsyncSession, *, month: str, account_number: s
 
 
 @single_writer
-def claim_account(session: Session, *, activation: AccountActivation) -> bool:
-    """Insert the account's activation for its month; False if the account already has one.
+def claim_account(
+    session: Session, *, activation: AccountActivation, cycle: CycleRecord | None = None
+) -> bool:
+    """Claim the account for its month and record the voucher activated on it (and, when given,
+    the cycle's row in its new state), in one write; False, with nothing written, if another
+    voucher holds the account. A retry of a claim that won wins again.
 
     The table's primary key (month, account) decides: of two vouchers claiming the same
     account at the same instant, exactly one insert succeeds.
     """
     session.add(activation)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         session.rollback()
-        return False
+        held = session.get(AccountActivation, (activation.month, activation.account_number))
+        if held is None or held.voucher_id != activation.voucher_id:
+            return False
+    _activated(session, activation.voucher_id, activation.activated_at, activation.account_number)
+    if cycle is not None:
+        session.merge(cycle)
+    session.commit()
     return True
 
 

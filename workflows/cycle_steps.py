@@ -80,8 +80,10 @@ CALL_SUMMARIES = {
     "Records.record_consent": "product database: record the consent act",
     "Records.consent_on_file": "product database: consent on file from an earlier month?",
     "Records.account_taken": "product database: is the account taken this month?",
-    "Records.record_activation": "product database: record the activation",
-    "Records.claim_account": "product database: claim the personal account, record the activation",
+    "Records.record_activation": "product database: record the activation and the cycle's row",
+    "Records.claim_account": (
+        "product database: claim the personal account, record the activation and the cycle's row"
+    ),
     "Records.record_redemption": "product database: record the purchase",
     "GasProvider.find_account": "gas provider: find the personal account",
     "GasProvider.settle": "gas provider: settle the discount",
@@ -146,15 +148,24 @@ class CycleSteps:
 
     # --- what is seen of the cycle -----------------------------------------------------------
 
-    async def enter(self, state: CycleState, event: str | None = None, **detail: str) -> None:
+    async def enter(
+        self,
+        state: CycleState,
+        event: str | None = None,
+        *,
+        row_written: bool = False,
+        **detail: str,
+    ) -> None:
         """Move to ``state``: the history, the Web UI's ``CycleState`` (with ``Attention``, if
-        it changed since, in the same upsert) and the database."""
+        it changed since, in the same upsert) and the database, unless the write that made the
+        change kept the row already (``row_written``: a write of ``row(state)``)."""
         self.progress.state = state
         self.log(event or state.value.lower(), state=state.value, **detail)
         workflow.logger.info("cycle %s", state.value)
         self.show()
         self._show_attributes(CYCLE_STATE.value_set(state.value))
-        await self.record()
+        if not row_written:
+            await self.record()
 
     def _show_attributes(self, *updates: SearchAttributeUpdate[str]) -> None:
         """One upsert (one history event) for what the Web UI filters on, ``Attention`` in it
@@ -207,26 +218,31 @@ class CycleSteps:
 
     async def record(self) -> None:
         """Keep the cycle's row current: reports and the routing of replies read it."""
-        cycle = self.cycle
         await workflow.execute_local_activity_method(
             Records.record_cycle,
-            CycleSnapshot(
-                cycle_id=self.cycle_id,
-                program=cycle.program,
-                month=cycle.month,
-                region=cycle.citizen.region,
-                state=self.state.value,
-                citizen_ref=cycle.citizen_ref,
-                voucher_id=self.voucher_id,
-                phone_ref=self.progress.phone_ref,
-                short_number=self.rules.short_number,
-                at=workflow.now(),
-                attention=self.progress.attention,
-            ),
+            self.row(self.state),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=PATIENT,
             local_retry_threshold=LOCAL_RETRIES,
             summary=CALL_SUMMARIES["Records.record_cycle"],
+        )
+
+    def row(self, state: CycleState) -> CycleSnapshot:
+        """The cycle's row in ``state``: what ``record`` writes, or a write that changes the
+        state carries with it (the account's claim)."""
+        cycle = self.cycle
+        return CycleSnapshot(
+            cycle_id=self.cycle_id,
+            program=cycle.program,
+            month=cycle.month,
+            region=cycle.citizen.region,
+            state=state.value,
+            citizen_ref=cycle.citizen_ref,
+            voucher_id=self.voucher_id,
+            phone_ref=self.progress.phone_ref,
+            short_number=self.rules.short_number,
+            at=workflow.now(),
+            attention=self.progress.attention,
         )
 
     # --- outside systems ---------------------------------------------------------------------

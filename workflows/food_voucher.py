@@ -41,11 +41,13 @@ class FoodVoucher:
         async with steps.lock:
             if steps.state != CycleState.ACTIVATED:
                 self.balance_kzt = steps.cycle.voucher_amount_kzt or 0
-                await steps.call(
-                    Records.record_activation,
-                    ActivationAct(voucher_id=steps.voucher_id, at=workflow.now()),
+                act = ActivationAct(
+                    voucher_id=steps.voucher_id,
+                    at=workflow.now(),
+                    row=steps.row(CycleState.ACTIVATED),
                 )
-                await steps.enter(CycleState.ACTIVATED, "activated")
+                await steps.call(Records.record_activation, act)
+                await steps.enter(CycleState.ACTIVATED, "activated", row_written=True)
             return Activated(balance_kzt=self.balance_kzt)
 
     # --- purchases (SPEC.md §3 step 7) -------------------------------------------------------

@@ -8,6 +8,7 @@ the month: hand-over, consumption, settlement.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -17,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.gas_provider import GasProvider
     from activities.records import Records
     from activities.reference import ReferenceData
-    from models.calls import AccountClaim, Settlement, TariffQuery
+    from models.calls import AccountClaim, CycleSnapshot, Settlement, TariffQuery
     from models.cycle import CycleState
     from models.reference import GasTariff
     from models.voucher import Account, AccountEntry, AccountShown, Activated, Consumption
@@ -57,17 +58,22 @@ class GasVoucher:
         """Show the account's details to confirm, or say why not.
 
         The seed's order (gas order Alg. 24-25): first whether a voucher is already activated
-        on the account this month, then the provider's look-up of the account.
+        on the account this month, then the provider's look-up of the account. Both are asked
+        at once (the wallet waits for the slower, not for the two in turn); the answer keeps
+        that order: a taken account is refused whatever the provider says of it.
         """
         steps = self._steps
         async with steps.lock:
             steps.activation_open(ENTERING_ACCOUNT)  # a confirmation may have gone first
-            if await steps.ask(Records.account_taken, self._claim(entry.account_number)):
+            taken, found = await asyncio.gather(
+                steps.ask(Records.account_taken, self._claim(entry.account_number)),
+                steps.ask(GasProvider.find_account, entry),
+            )
+            if taken:
                 raise ApplicationError(
                     "another voucher is activated on this account this month",
                     type="account_already_used",
                 )
-            found = await steps.ask(GasProvider.find_account, entry)
             if found.account is None:
                 raise ApplicationError("no such personal account", type="account_not_found")
             self.account = found.account
@@ -95,13 +101,16 @@ class GasVoucher:
             if self.account is None:
                 raise ApplicationError("enter a personal account first", type="no_account_entered")
             account = self.account.account_number
-            # The claim records the activation with it: one write, one event.
-            if not await steps.ask(Records.claim_account, self._claim(account)):
+            # The claim records the activation and the cycle's row with it: one write, one event.
+            claim = self._claim(account, row=steps.row(CycleState.ACTIVATED))
+            if not await steps.ask(Records.claim_account, claim):
                 raise ApplicationError(
                     "another voucher was activated on this account", type="account_already_used"
                 )
             steps.log("offer_accepted", offer=PUBLIC_OFFER, account_number=account)
-            await steps.enter(CycleState.ACTIVATED, "activated", account_number=account)
+            await steps.enter(
+                CycleState.ACTIVATED, "activated", row_written=True, account_number=account
+            )
             return Activated()
 
     # --- the provider's news -----------------------------------------------------------------
@@ -197,11 +206,12 @@ class GasVoucher:
                 workflow.now() + TARIFF_RECHECK, "tariff re-check", lambda: False
             )
 
-    def _claim(self, account_number: str) -> AccountClaim:
+    def _claim(self, account_number: str, row: CycleSnapshot | None = None) -> AccountClaim:
         return AccountClaim(
             month=self._steps.cycle.month,
             account_number=account_number,
             voucher_id=self._steps.voucher_id,
             cycle_id=self._steps.cycle_id,
             at=workflow.now(),
+            row=row,
         )

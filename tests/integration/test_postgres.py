@@ -256,6 +256,47 @@ async def test_of_two_concurrent_claims_on_one_account_exactly_one_wins(
         assert await records.account_taken(claims[won.index(False)]) is True
 
 
+async def test_a_won_claim_writes_the_activation_and_the_cycle_s_row_and_a_lost_one_nothing(
+    database_url: str,
+) -> None:
+    """The account's claim carries the cycle's ACTIVATED row: won, the claim, the voucher's
+    activation and the row are written together (a retry wins again); lost, none of them."""
+    engine = create_engine(database_url)
+    await create_schema(engine)
+    sessions = create_sessions(engine)
+    records = Records(sessions)
+    try:
+        for v in ("c-1", "c-2"):
+            async with sessions() as session:
+                await vouchers.save_voucher(
+                    session,
+                    voucher=VoucherRecord(
+                        voucher_id=f"v-{v}", cycle_id=v, program="gas", month="2026-03",
+                        region="almaty", valid_until=date(2026, 3, 29), issued_at=AT,
+                    ),
+                )  # fmt: skip
+            await records.record_cycle(_snapshot(v, state="ACCOUNT_PENDING_CONFIRMATION", at=AT))
+
+        def claim(v: str) -> AccountClaim:
+            return AccountClaim(
+                month="2026-03", account_number="0000000042", voucher_id=f"v-{v}", cycle_id=v,
+                at=AT, row=_snapshot(v, state="ACTIVATED", at=AT),
+            )  # fmt: skip
+
+        assert await records.claim_account(claim("c-1")) is True
+        assert await records.claim_account(claim("c-1")) is True  # the retry of a winner
+        assert await records.claim_account(claim("c-2")) is False
+        async with sessions() as session:
+            rows = [await session.get(CycleRecord, v) for v in ("c-1", "c-2")]
+            won = await session.get(VoucherRecord, "v-c-1")
+            lost = await session.get(VoucherRecord, "v-c-2")
+        assert [row.state for row in rows if row] == ["ACTIVATED", "ACCOUNT_PENDING_CONFIRMATION"]
+        assert won is not None and won.account_number == "0000000042" and won.activated_at
+        assert lost is not None and lost.account_number is None and lost.activated_at is None
+    finally:
+        await engine.dispose()
+
+
 async def test_the_latest_decision_under_a_program_version_counts(engine: AsyncEngine) -> None:
     """A consent on file until a later refusal; another program version has none."""
     records = Records(create_sessions(engine))
