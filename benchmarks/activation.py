@@ -4,9 +4,11 @@ Against ``temporal server start-dev`` (temporary directory, free ports) with the
 in this process (worker, API over loopback HTTP, simulated outside systems): N gas cycles are
 started with rules whose send day is today and whose activation window is open now (real time),
 each consents through its ``reply`` update, and once all N vouchers are issued the benchmark
-runs, ``--in-flight`` at a time, the wallet's two calls per voucher: ``POST …/account`` (an update
-that asks the provider for the account and checks the month's claims) and ``POST …/confirm`` (an
-update that claims the account atomically in the database). It prints activations per second and
+runs, ``--in-flight`` at a time and from a process of its own as the wallet's would come
+(``benchmarks.outside``), the wallet's two calls per voucher: ``POST …/account`` (an update that
+asks the provider for the account and checks the month's claims at once) and ``POST …/confirm``
+(an update that claims the account atomically in the database, with the activation and the
+cycle's row in the same write). It prints activations per second and
 the p50/p99 latency of the pair, beside the raw update round-trip on the same server in the same
 run (``benchmarks.echo.Echo``: an update that answers at once, through the Python client, no
 HTTP), so the figures say what the product's activation costs over Temporal's own update.
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 from temporalio.client import Client
 
 from benchmarks.common import bounded, machine, percentile, print_table, quiet_core_logs, token_of
+from benchmarks.outside import Activations, from_outside
 from benchmarks.updates import UpdateRun, raw_updates
 from client.connection import product_client
 from client.cycles import CycleClient
@@ -45,6 +47,8 @@ from store.engine import create_engine, create_sessions
 from store.reports import count_in_state
 from store.vouchers import voucher_ids
 from workers import setup_namespace
+
+FIRST_ACCOUNT = 9_000_000_000  # the personal accounts the benchmark's vouchers take, in turn
 
 
 async def count_in(settings: Settings, state: CycleState) -> int:
@@ -102,7 +106,7 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
         vouchers = await voucher_ids(session)
     await engine.dispose()
     for number in range(len(vouchers)):
-        account = f"{9_000_000_000 + number}"
+        account = f"{FIRST_ACCOUNT + number}"
         world.accounts[account] = Account(account, "Bench Holder", "Bench street", "AST")
     return vouchers
 
@@ -110,32 +114,18 @@ async def prepare(client: Client, settings: Settings, world: World, n: int) -> l
 async def activate_all(
     api_url: str, token: str, vouchers: list[str], in_flight: int
 ) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-
-    async with httpx.AsyncClient(
-        base_url=api_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-        limits=httpx.Limits(max_connections=in_flight),
-    ) as wallet:
-
-        async def activate(pair: tuple[int, str]) -> None:
-            number, voucher = pair
-            began = time.perf_counter()
-            shown = await wallet.post(
-                f"/v1/vouchers/{voucher}/account",
-                json={"account_number": f"{9_000_000_000 + number}"},
-            )
-            confirmed = await wallet.post(f"/v1/vouchers/{voucher}/confirm", json={})
-            if shown.status_code != 200 or confirmed.status_code != 200:
-                raise RuntimeError(
-                    f"{voucher}: {shown.status_code} {shown.text} / {confirmed.text}"
-                )
-            latencies.append(time.perf_counter() - began)
-
-        began = time.perf_counter()
-        await bounded(list(enumerate(vouchers)), activate, in_flight=in_flight)
-        return time.perf_counter() - began, latencies
+    """The wallet's two calls per voucher, ``in_flight`` vouchers at a time, from a process of
+    its own as the wallet's would be (``benchmarks.outside``)."""
+    outcome = await from_outside(
+        Activations(
+            api_url=api_url,
+            token=token,
+            vouchers=vouchers,
+            first_account=FIRST_ACCOUNT,
+            in_flight=in_flight,
+        )
+    )
+    return outcome.wall_s, outcome.latencies
 
 
 @dataclass

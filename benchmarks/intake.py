@@ -13,7 +13,8 @@ SQLite by default), in this order:
    visibility store.
 2. Webhook alone. A first batch of citizens is listed (enough for twice ``--replies`` with a
    phone; every 10th has none) and, once their cycles are ready, one signed reply (``21*1``) per
-   citizen of the first half is POSTed to ``/v1/sms/inbound``, ``--in-flight`` at a time:
+   citizen of the first half is POSTed to ``/v1/sms/inbound``, ``--in-flight`` at a time, from a
+   process of its own as the gateway's would come (``benchmarks.outside``):
    replies per second over the batch and each request's latency. The dev server runs in real
    time, so what the cycles are doing depends on today's date: if the month listed is the
    current one and its consent requests are already going out (a late addition, inside the
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import tempfile
 import time
@@ -48,7 +48,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -63,6 +62,7 @@ from benchmarks.common import (
     quiet_core_logs,
     token_of,
 )
+from benchmarks.outside import Replies, from_outside
 from benchmarks.trivial import Trivial
 from benchmarks.updates import UpdateRun, raw_updates
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
@@ -74,14 +74,12 @@ from rules import calendar
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.embedded import free_ports
-from simulators.signing import sign
 from simulators.state import World
 from store.engine import Sessions, create_engine, create_sessions
 from store.reports import count_reachable, reachable_citizens
 from workers import setup_namespace
 
 WAIT_LIMIT_S = 900.0
-REPLY_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -257,44 +255,24 @@ async def _ready_senders(
 
 
 async def _webhook(product: Embedded, month: Month, senders: list[str], in_flight: int) -> Webhook:
-    """One signed reply from each of ``senders`` to the webhook, ``in_flight`` at a time."""
-    webhook = Webhook(in_flight=in_flight)
-    url, secret = f"{product.api_url}/v1/sms/inbound", product.settings.sms_webhook_secret
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-
-    async with httpx.AsyncClient(timeout=REPLY_TIMEOUT_S, limits=limits) as http:
-
-        async def reply(phone: str) -> None:
-            body = json.dumps(
-                {
-                    "message_id": f"bench-{uuid.uuid4().hex}",
-                    "from": phone,
-                    "to": month.rules.short_number,
-                    "text": month.rules.reply_codes.agree,
-                    "received_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
-            stamp = int(time.time())
-            headers = {
-                "Content-Type": "application/json",
-                "X-Timestamp": str(stamp),
-                "X-Signature": sign(secret, stamp, body),
-            }
-            sent = time.perf_counter()
-            try:
-                answer = await http.post(url, content=body, headers=headers)
-            except httpx.HTTPError as error:
-                webhook.results[type(error).__name__] += 1
-                return
-            finally:
-                webhook.latencies.append(time.perf_counter() - sent)
-            ok = answer.status_code == 200
-            webhook.results[answer.json()["result"] if ok else f"HTTP {answer.status_code}"] += 1
-
-        began = time.perf_counter()
-        await bounded(senders, reply, in_flight=in_flight)
-        webhook.wall_s = time.perf_counter() - began
-    return webhook
+    """One signed reply from each of ``senders`` to the webhook, ``in_flight`` at a time, sent
+    from a process of its own as the gateway would (``benchmarks.outside``)."""
+    outcome = await from_outside(
+        Replies(
+            url=f"{product.api_url}/v1/sms/inbound",
+            secret=product.settings.sms_webhook_secret,
+            short_number=month.rules.short_number,
+            text=month.rules.reply_codes.agree,
+            senders=senders,
+            in_flight=in_flight,
+        )
+    )
+    return Webhook(
+        in_flight=in_flight,
+        wall_s=outcome.wall_s,
+        latencies=outcome.latencies,
+        results=Counter(outcome.results),
+    )
 
 
 async def _trivial_starts(client: Client, n: int) -> Starts:

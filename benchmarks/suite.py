@@ -366,7 +366,8 @@ def caption(scale: Scale) -> str:
         f"flight); {scale.replies} webhook replies alone and {scale.replies} during the listing, "
         f"{scale.in_flight} in flight, against {scale.replies} raw updates at the same "
         f"concurrency; {scale.activations} gas activations, {scale.activation_in_flight} in "
-        f"flight, against as many raw updates at that concurrency."
+        f"flight, against as many raw updates at that concurrency. The webhook's and the "
+        f"wallet's calls come from a process of their own, as from the gateway and the wallet."
     )
 
 
