@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from devtools.embedded import EXAMPLE_PROGRAM_DATA
-from models.cycle import CycleState
+from models.cycle import CycleState, voucher_id
 from models.reference import load_reference
 from rules import calendar
 from tests.harness import Product, eventually
@@ -238,3 +238,24 @@ async def test_the_gas_report_counts_a_settled_voucher_as_used(product: Product)
         report = (await ops.get(f"/v1/programs/gas/months/{view['month']}/report")).json()
     assert (report["vouchers_issued"], report["vouchers_used"], report["goods"]) == (1, 1, {})
     assert report["discount_total_kzt"] == expected
+
+
+async def test_a_voucher_asked_for_before_it_is_issued_is_found_once_issued(
+    product: Product,
+) -> None:
+    """The API keeps a voucher's cycle once found, never a "no such voucher": the wallet asking
+    too early gets 404 not_found, and the voucher once issued."""
+    month, rules = await product.next_month("gas")
+    cycle = await product.list(rules, month, product.citizen("gas"))
+    url = f"/v1/vouchers/{voucher_id(cycle.id)}"
+    async with product.api("wallet") as wallet:
+        early = await wallet.get(url)
+        await product.sleep_until(calendar.send_moment(rules, month) + timedelta(minutes=1))
+        await product.state_becomes(cycle, CycleState.AWAITING_CONSENT)
+        assert await product.reply(cycle, "21*1") == "consent"
+        await product.state_becomes(cycle, CycleState.VOUCHER_ISSUED)
+        issued, again = await wallet.get(url), await wallet.get(url)
+
+    assert (early.status_code, early.json()["error"]) == (404, "not_found")
+    assert issued.status_code == again.status_code == 200
+    assert issued.json()["state"] == again.json()["state"] == "VOUCHER_ISSUED"
