@@ -804,8 +804,9 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes beside this one (0: the worker runs in this process)",
+        default=os.cpu_count() or 1,
+        help="worker processes beside this one, one per CPU by default (%(default)s here; 0: the "
+        "worker runs in this process); the test server and this process take little CPU",
     )
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
     parser.add_argument(
