@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ import httpx
 from temporalio.client import Client
 
 from benchmarks.common import list_citizens, machine, print_table, quiet_core_logs, token_of
+from benchmarks.outside import signed_reply
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import DYNAMIC_CONFIG, temporal_dev_server
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -51,7 +50,6 @@ from rules import calendar
 from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.embedded import free_ports
-from simulators.signing import sign
 from simulators.state import World
 from store.engine import Sessions, create_engine, create_sessions
 from store.reports import count_checked, count_reachable, reachable_citizens
@@ -234,21 +232,9 @@ class _Webhook:
 
     async def _reply(self, phone: str, into: Latencies) -> None:
         rules = self._month.rules
-        body = json.dumps(
-            {
-                "message_id": f"bench-{uuid.uuid4().hex}",
-                "from": phone,
-                "to": rules.short_number,
-                "text": rules.reply_codes.agree,
-                "received_at": datetime.now(UTC).isoformat(),
-            }
-        ).encode()
-        stamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Timestamp": str(stamp),
-            "X-Signature": sign(self._secret, stamp, body),
-        }
+        body, headers = signed_reply(
+            self._secret, phone, rules.short_number, rules.reply_codes.agree
+        )
         sent = time.perf_counter()
         try:
             answer = await self._http.post(self._url, content=body, headers=headers)

@@ -79,6 +79,26 @@ async def from_outside(job: Replies | Activations) -> Outcome:
     return Outcome.model_validate_json(out)
 
 
+def signed_reply(secret: str, sender: str, to: str, text: str) -> tuple[bytes, dict[str, str]]:
+    """An inbound SMS as the gateway posts it to the webhook: its JSON body and signed headers."""
+    body = json.dumps(
+        {
+            "message_id": f"bench-{uuid.uuid4().hex}",
+            "from": sender,
+            "to": to,
+            "text": text,
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Timestamp": str(stamp),
+        "X-Signature": sign(secret, stamp, body),
+    }
+    return body, headers
+
+
 async def _replies(job: Replies) -> Outcome:
     latencies: list[float] = []
     results: Counter[str] = Counter()
@@ -87,21 +107,7 @@ async def _replies(job: Replies) -> Outcome:
     async with httpx.AsyncClient(timeout=REPLY_TIMEOUT_S, limits=limits) as http:
 
         async def reply(phone: str) -> None:
-            body = json.dumps(
-                {
-                    "message_id": f"bench-{uuid.uuid4().hex}",
-                    "from": phone,
-                    "to": job.short_number,
-                    "text": job.text,
-                    "received_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
-            stamp = int(time.time())
-            headers = {
-                "Content-Type": "application/json",
-                "X-Timestamp": str(stamp),
-                "X-Signature": sign(job.secret, stamp, body),
-            }
+            body, headers = signed_reply(job.secret, phone, job.short_number, job.text)
             sent = time.perf_counter()
             try:
                 answer = await http.post(job.url, content=body, headers=headers)
