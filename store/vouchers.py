@@ -89,6 +89,12 @@ def settle_voucher(session: Session, *, voucher_id: str, discount_kzt: int, volu
         session.commit()
 
 
+async def account_holder(session: AsyncSession, *, month: str, account_number: str) -> str | None:
+    """The voucher activated on the personal account this month, if any."""
+    held = await session.get(AccountActivation, (month, account_number))
+    return None if held is None else held.voucher_id
+
+
 @single_writer
 def enter_account(
     session: Session,
