@@ -58,18 +58,14 @@ class Records:
             )
         return latest == "agree"
 
-    @activity.defn(name="records.account_entered")
-    async def account_entered(self, claim: AccountClaim) -> bool:
-        """Whether the account is free for this voucher this month (no other voucher activated
-        on it); if so, the cycle's row (``claim.row``) is written in the same write."""
+    @activity.defn(name="records.account_taken")
+    async def account_taken(self, claim: AccountClaim) -> bool:
+        """Whether another voucher is already activated on the account this month."""
         async with self._sessions() as session:
-            return await vouchers.enter_account(
-                session,
-                month=claim.month,
-                account_number=claim.account_number,
-                voucher_id=claim.voucher_id,
-                cycle=_row(claim.row) if claim.row else None,
+            held = await vouchers.account_holder(
+                session, month=claim.month, account_number=claim.account_number
             )
+        return held is not None and held != claim.voucher_id
 
     @activity.defn(name="records.claim_account")
     async def claim_account(self, claim: AccountClaim) -> bool:

@@ -96,26 +96,6 @@ async def account_holder(session: AsyncSession, *, month: str, account_number: s
 
 
 @single_writer
-def enter_account(
-    session: Session,
-    *,
-    month: str,
-    account_number: str,
-    voucher_id: str,
-    cycle: CycleRecord | None = None,
-) -> bool:
-    """Whether the account is free for ``voucher_id`` this month (unclaimed, or claimed by that
-    voucher); if so, and given, the cycle's row is written with the answer."""
-    held = session.get(AccountActivation, (month, account_number))
-    if held is not None and held.voucher_id != voucher_id:
-        return False
-    if cycle is not None:
-        session.merge(cycle)
-        session.commit()
-    return True
-
-
-@single_writer
 def claim_account(
     session: Session, *, activation: AccountActivation, cycle: CycleRecord | None = None
 ) -> bool:

@@ -92,7 +92,7 @@ def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worke
         records.record_cycle,
         records.record_consent,
         records.consent_on_file,
-        records.account_entered,
+        records.account_taken,
         records.claim_account,
         records.record_activation,
         SmsGateway(clients.sms, sessions, Pace(settings.sms_per_second)).send,

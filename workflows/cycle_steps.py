@@ -79,9 +79,7 @@ CALL_SUMMARIES = {
     "Records.record_cycle": "product database: the cycle's row",
     "Records.record_consent": "product database: record the consent act",
     "Records.consent_on_file": "product database: consent on file from an earlier month?",
-    "Records.account_entered": (
-        "product database: is the account free this month? (then the cycle's row with it)"
-    ),
+    "Records.account_taken": "product database: is the account taken this month?",
     "Records.record_activation": "product database: record the activation and the cycle's row",
     "Records.claim_account": (
         "product database: claim the personal account, record the activation and the cycle's row"

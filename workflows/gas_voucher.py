@@ -8,6 +8,7 @@ the month: hand-over, consumption, settlement.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -56,31 +57,29 @@ class GasVoucher:
     async def enter_account(self, entry: AccountEntry) -> AccountShown:
         """Show the account's details to confirm, or say why not.
 
-        The seed (gas order Alg. 24-25) checks first whether a voucher is already activated on
-        the account this month, then asks the provider. Here the provider is asked first, so
-        that the check and the cycle's row (pending confirmation) are one write: the answers
-        are the seed's, since an account taken this month was found by the provider when it was
-        claimed (only an account the provider has since lost answers ``account_not_found``).
+        The seed's order (gas order Alg. 24-25): first whether a voucher is already activated
+        on the account this month, then the provider's look-up of the account. Both are asked
+        at once (the wallet waits for the slower, not for the two in turn); the answer keeps
+        that order: a taken account is refused whatever the provider says of it.
         """
         steps = self._steps
         async with steps.lock:
             steps.activation_open(ENTERING_ACCOUNT)  # a confirmation may have gone first
-            found = await steps.ask(GasProvider.find_account, entry)
-            if found.account is None:
-                raise ApplicationError("no such personal account", type="account_not_found")
-            pending = steps.row(CycleState.ACCOUNT_PENDING_CONFIRMATION)
-            if not await steps.ask(
-                Records.account_entered, self._claim(entry.account_number, row=pending)
-            ):
+            taken, found = await asyncio.gather(
+                steps.ask(Records.account_taken, self._claim(entry.account_number)),
+                steps.ask(GasProvider.find_account, entry),
+            )
+            if taken:
                 raise ApplicationError(
                     "another voucher is activated on this account this month",
                     type="account_already_used",
                 )
+            if found.account is None:
+                raise ApplicationError("no such personal account", type="account_not_found")
             self.account = found.account
             await steps.enter(
                 CycleState.ACCOUNT_PENDING_CONFIRMATION,
                 "account_entered",
-                row_written=True,
                 account_number=entry.account_number,
             )
             return AccountShown(voucher_id=steps.voucher_id, **found.account.model_dump())

@@ -253,7 +253,7 @@ async def test_of_two_concurrent_claims_on_one_account_exactly_one_wins(
         assert sorted(won) == [False, True]
         winner = claims[won.index(True)]
         assert await records.claim_account(winner) is True
-        assert await records.account_entered(claims[won.index(False)]) is False
+        assert await records.account_taken(claims[won.index(False)]) is True
 
 
 async def test_a_won_claim_writes_the_activation_and_the_cycle_s_row_and_a_lost_one_nothing(
