@@ -23,11 +23,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from temporalio.client import Client
 
-from benchmarks.common import bounded, machine, percentile, print_table, quiet_core_logs, token_of
+from benchmarks.common import (
+    bounded,
+    percentile,
+    print_table,
+    run_alone,
+    token_of,
+)
 from benchmarks.outside import Activations, from_outside
 from benchmarks.updates import UpdateRun, raw_updates
 from client.connection import product_client
@@ -192,12 +199,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--database-url", help="the product's database (a temporary SQLite)")
     args = parser.parse_args()
-    quiet_core_logs()
-    print(f"Machine at the start: {machine()}\n")
-    with tempfile.TemporaryDirectory(prefix="bench-activation-db-") as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'product.db'}"
-        print_run(asyncio.run(measure(url, n=args.n, in_flight=args.in_flight)))
-    print(f"Machine at the end: {machine()}")
+    run_alone(args.database_url, partial(measure, n=args.n, in_flight=args.in_flight), print_run)
 
 
 if __name__ == "__main__":

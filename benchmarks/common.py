@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,3 +126,19 @@ def replace_section(target: Path, begin: str, end: str, text: str) -> None:
     head, rest = document.split(begin, 1)
     _, tail = rest.split(end, 1)
     target.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
+
+
+def run_alone(
+    database_url: str | None,
+    measure: Callable[[str], Coroutine[Any, Any, T]],
+    show: Callable[[T], None],
+) -> None:
+    """Run one benchmark on its own (``python -m benchmarks.<name>``): on ``database_url``, or a
+    temporary SQLite file, between the machine's load at the start and at the end."""
+    quiet_core_logs()
+    print(f"Machine at the start: {machine()}\n")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'product.db'}"
+        run: T = asyncio.run(measure(url))
+    show(run)
+    print(f"Machine at the end: {machine()}")

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -50,10 +49,9 @@ from benchmarks.common import (
     STARTS_IN_FLIGHT,
     bounded,
     list_citizens,
-    machine,
     poll_until,
     print_table,
-    quiet_core_logs,
+    run_alone,
     token_of,
 )
 from benchmarks.trivial import Trivial
@@ -509,21 +507,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.n < 4 or args.sample < 1 or not 0 <= args.happy <= args.n // 2:
         parser.error("-n must be at least 4, --sample at least 1, --happy at most n/2")
-    quiet_core_logs()
-    print(f"Machine at the start: {machine()}\n")
-    with tempfile.TemporaryDirectory(prefix="bench-cycles-") as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        month = asyncio.run(
-            measure(
-                url,
-                n=args.n,
-                sample=args.sample,
-                happy=args.happy,
-                save_histories=args.save_histories,
-            )
-        )
-    print_run(month)
-    print(f"Machine at the end: {machine()}")
+    run_alone(
+        args.database_url,
+        partial(
+            measure,
+            n=args.n,
+            sample=args.sample,
+            happy=args.happy,
+            save_histories=args.save_histories,
+        ),
+        print_run,
+    )
 
 
 if __name__ == "__main__":

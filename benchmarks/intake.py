@@ -55,11 +55,10 @@ from benchmarks.common import (
     STARTS_IN_FLIGHT,
     bounded,
     list_citizens,
-    machine,
     percentile,
     poll_until,
     print_table,
-    quiet_core_logs,
+    run_alone,
     token_of,
 )
 from benchmarks.outside import Replies, from_outside
@@ -117,19 +116,10 @@ class Starts:
 
 
 @dataclass
-class Webhook:
-    in_flight: int
-    wall_s: float = 0.0
-    latencies: list[float] = field(default_factory=list)
+class Webhook(UpdateRun):
+    """The webhook's replies: round-trips like the raw updates, with the answers they got."""
+
     results: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def per_s(self) -> float:
-        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies, 0.99)
 
 
 @dataclass
@@ -419,23 +409,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.n < 10 or args.replies < 1 or args.in_flight < 1:
         parser.error("-n must be at least 10, --replies and --in-flight at least 1")
-    quiet_core_logs()
-    print(f"Machine at the start: {machine()}\n")
-    with tempfile.TemporaryDirectory(prefix="bench-intake-db-") as tmp:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'product.db'}"
-        run = asyncio.run(
-            measure(
-                url,
-                n=args.n,
-                window=args.window,
-                trivial=args.trivial,
-                replies=args.replies,
-                in_flight=args.in_flight,
-                program=args.program,
-            )
-        )
-    print_run(run)
-    print(f"Machine at the end: {machine()}")
+    run_alone(
+        args.database_url,
+        partial(
+            measure,
+            n=args.n,
+            window=args.window,
+            trivial=args.trivial,
+            replies=args.replies,
+            in_flight=args.in_flight,
+            program=args.program,
+        ),
+        print_run,
+    )
 
 
 if __name__ == "__main__":
