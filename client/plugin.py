@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from temporalio.plugin import SimplePlugin
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from client.codec import parse_keys, product_converter
+from client.sandbox import ProductSandbox
 from models.settings import Settings
 
 NAME = "social-wallet.product"
 
 # Workflow inputs and results are pydantic models; passed through, pydantic is imported once per
 # process instead of again inside the sandbox for every workflow run.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+WORKFLOW_RUNNER: ProductSandbox = ProductSandbox(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic")
 )
 
