@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cycle import AWAITING_STATES, Citizen
+from store.rows import put
 from store.tables import (
     ConsentRecord,
     CycleRecord,
@@ -204,7 +205,7 @@ async def listed_months(session: AsyncSession) -> list[tuple[str, str]]:
 @single_writer
 def save_cycle(session: Session, *, cycle: CycleRecord) -> None:
     """Insert or update a cycle's row (one per cycle, kept current by the cycle)."""
-    session.merge(cycle)
+    put(session, cycle)
     session.commit()
 
 
@@ -235,7 +236,7 @@ async def reply_route(
 @single_writer
 def save_consent(session: Session, *, consent: ConsentRecord) -> None:
     """Keep a consent or refusal, one per inbound message (a retry writes the same row again)."""
-    session.merge(consent)
+    put(session, consent)
     session.commit()
 
 
@@ -288,7 +289,7 @@ def withdraw_standing_consent(
         received_at=received_at,
         recorded_at=datetime.now(UTC),
     )
-    session.merge(refusal)
+    put(session, refusal)
     session.commit()
     return True
 
@@ -296,7 +297,7 @@ def withdraw_standing_consent(
 @single_writer
 def log_sms(session: Session, *, sms: SmsRecord) -> None:
     """Keep an SMS the gateway accepted, one row per idempotency key."""
-    session.merge(sms)
+    put(session, sms)
     session.commit()
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.queries import chunks
+from store.rows import put
 from store.tables import (
     AccountActivation,
     CycleRecord,
@@ -41,7 +42,7 @@ def incurable(error: DBAPIError) -> bool:
 @single_writer
 def save_voucher(session: Session, *, voucher: VoucherRecord) -> None:
     """Insert or update an issued voucher's record."""
-    session.merge(voucher)
+    put(session, voucher)
     session.commit()
 
 
@@ -68,7 +69,7 @@ def mark_activated(
     cycle's row in its new state; unknown vouchers are left."""
     _activated(session, voucher_id, at, account_number)
     if cycle is not None:
-        session.merge(cycle)
+        put(session, cycle)
     session.commit()
 
 
@@ -116,7 +117,7 @@ def claim_account(
             return False
     _activated(session, activation.voucher_id, activation.activated_at, activation.account_number)
     if cycle is not None:
-        session.merge(cycle)
+        put(session, cycle)
     session.commit()
     return True
 

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, DateTime, Index, MetaData, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -234,6 +234,28 @@ async def test_cycles_are_upserted_with_aware_timestamps(engine: AsyncEngine) ->
         row = await session.get(CycleRecord, "c-1")
     assert row is not None and row.state == "AWAITING_CONSENT"
     assert row.updated_at == AT and row.updated_at.utcoffset() is not None
+
+
+async def test_a_row_written_again_is_replaced_whole(database_url: str) -> None:
+    """A cycle's row written again (``store.rows.put``: one upsert by its key) replaces every
+    column: a flag cleared (``attention`` back to None) is cleared in the database too."""
+    engine = create_engine(database_url)
+    try:
+        await create_schema(engine)
+        records = Records(create_sessions(engine))
+        snapshot = _snapshot("c-1", state="AWAITING_CONSENT", at=AT)
+        await records.record_cycle(snapshot.model_copy(update={"attention": "no_handover"}))
+        later = AT + timedelta(days=1)
+        await records.record_cycle(
+            snapshot.model_copy(update={"state": "REMINDED", "attention": None, "at": later})
+        )
+        async with create_sessions(engine)() as session:
+            rows = (await session.exec(select(CycleRecord))).all()
+    finally:
+        await engine.dispose()
+    assert [(r.cycle_id, r.state, r.attention, r.updated_at) for r in rows] == [
+        ("c-1", "REMINDED", None, later)
+    ]
 
 
 async def test_of_two_concurrent_claims_on_one_account_exactly_one_wins(
