@@ -44,6 +44,8 @@ INTAKE_ACTIVITIES = 4
 # is busy with a listing's first tasks.
 STICKY_START_TIMEOUT = timedelta(seconds=2)
 RESOURCES = "social-wallet.worker-resources"
+# How long an idle connection to an outside system is kept for reuse (see _OutsideClients).
+KEEP_ALIVE_S = 2.0
 
 
 def create_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
@@ -138,7 +140,13 @@ class _OutsideClients:
 
     def __init__(self, settings: Settings) -> None:
         timeout = httpx.Timeout(settings.http_timeout_s)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # An idle connection is dropped well before the usual 5 s after which servers (uvicorn,
+        # the simulators') close it: at httpx's default, also 5 s, a request could go out on a
+        # connection the server was closing that instant, and fail its attempt with a read
+        # error (retried, but logged with a traceback; seen in ``make simulate``).
+        limits = httpx.Limits(
+            max_connections=200, max_keepalive_connections=50, keepalive_expiry=KEEP_ALIVE_S
+        )
 
         def client(url: str, **headers: str) -> httpx.AsyncClient:
             return httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, headers=headers)
