@@ -286,6 +286,19 @@ def _webhook_rate(column: Column) -> str:
     return _unanswered(run.alone) + judged
 
 
+def _replies_were(column: Column) -> str:
+    """What the webhook's replies did: the dev server runs in real time, so on a day when the
+    month's consent requests are already out (a gas late-addition day after 09:00) each reply
+    is a consent, with a voucher and an SMS after it; otherwise it is answered ``late``. The
+    webhook's rows of two runs compare only on the same kind of day."""
+    if column.intake is None:
+        return _missing(column, "intake")
+    month = column.intake.month
+    if month.awaiting:
+        return f"consents ({month.program} {month.month}'s requests are out): info"
+    return f"answered late ({month.program} {month.month}'s requests not out yet): info"
+
+
 def _unanswered(hook: intake.Webhook) -> str:
     """How many replies got no answer (an HTTP error or none at all), if any."""
     failed = sum(
@@ -346,6 +359,7 @@ def rows(scale: Scale) -> list[Row]:
         Row(f"cycle input ≤ {INPUT_BYTES} B", _input),
         Row("whole gas months: cycles/s vs trivial/s", _cycles_rate),
         Row(f"intake starts/s ≥ {INTAKE_RATIO} × trivial starts/s", _intake_rate),
+        Row("webhook replies were (by the real clock's day)", _replies_were),
         Row(f"webhook replies/s ≥ {WEBHOOK_RATIO} × raw updates/s", _webhook_rate),
         Row(f"webhook p99 ≤ {WEBHOOK_P99_RATIO:g} × raw update p99", _webhook_p99),
         Row(f"webhook p99 in a {listing} listing ≤ {LISTING_P99_RATIO:g} × alone", _listing_p99),

@@ -4,7 +4,11 @@ the same run, each database a column, a missing database saying why."""
 from __future__ import annotations
 
 from benchmarks.cycles import MonthRun, PathHistories
+from benchmarks.intake import IntakeRun, Listing, Month, Starts, Webhook
 from benchmarks.suite import Column, Row, Scale, rows, table
+from benchmarks.updates import UpdateRun
+from devtools.embedded import EXAMPLE_PROGRAM_DATA
+from models.programs import load_programs
 
 
 def _row(start: str) -> Row:
@@ -46,3 +50,25 @@ def test_a_database_the_machine_lacks_says_why_in_its_column() -> None:
 
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def test_the_table_says_whether_the_webhook_s_replies_were_consents_or_late_answers() -> None:
+    """The dev server runs in real time: two runs' webhook rows compare only when their replies
+    did the same (consents on a day the month's requests are out, late answers before it)."""
+    rules = load_programs(EXAMPLE_PROGRAM_DATA).for_month("gas", "2026-12")
+    assert rules is not None
+    for awaiting, said in ((True, "consents"), (False, "answered late")):
+        run = IntakeRun(
+            month=Month(program="gas", month="2026-12", rules=rules, awaiting=awaiting),
+            listed_first=100,
+            ready_s=1.0,
+            raw=UpdateRun(in_flight=64),
+            trivial=Starts(n=100, started_s=1.0, exist_s=1.0),
+            alone=Webhook(in_flight=64),
+            during=Webhook(in_flight=64),
+            listing=Listing(),
+            peak_mib=100.0,
+        )
+        cell = _row("webhook replies were").cell(Column("SQLite", intake=run))
+        assert cell.startswith(said), cell
+        assert "gas 2026-12" in cell
