@@ -7,10 +7,8 @@ import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Self
 
-from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -25,33 +23,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-# The sandbox imports this module again for the probe workflow: the product's modules (and the
-# cryptography they load, which cannot be imported twice) come through as they are.
-with workflow.unsafe.imports_passed_through():
-    from client.sandbox import ProductSandbox
+from client.sandbox import ProductSandbox
+from tests.workflows.sandbox_probe import Probe, echo
 
 Seen = tuple[str, ...]
-
-
-@activity.defn(name="sandbox_probe.echo")
-async def echo(text: str) -> str:
-    return text
-
-
-@workflow.defn(name="SandboxProbe")
-class Probe:
-    """An activity and a local activity, each with an argument and a result: the payloads whose
-    context is the activity's, beside the workflow's own input and result."""
-
-    @workflow.run
-    async def run(self, text: str) -> str:
-        remote = await workflow.execute_activity(
-            echo, text, start_to_close_timeout=timedelta(seconds=10)
-        )
-        local = await workflow.execute_local_activity(
-            echo, remote, start_to_close_timeout=timedelta(seconds=10)
-        )
-        return local
 
 
 @dataclasses.dataclass
