@@ -10,8 +10,8 @@ imports nothing: :class:`ProductSandbox` asks that instance directly. Everything
 restrictions, the fresh module imports per run, the activations) is the SDK's own.
 
 The SDK marks the sandbox runner's module unstable; ``tests/workflows/test_sandbox.py`` pins this
-class's answers to the SDK's for every kind of payload a cycle carries, so an SDK upgrade that
-changes them fails there, not in production.
+class's answers to the SDK's for a workflow's input and result and for an activity's and a local
+activity's payloads, so an SDK upgrade that changes them fails there, not in production.
 """
 
 from __future__ import annotations

@@ -806,7 +806,7 @@ def main() -> None:
         type=int,
         default=os.cpu_count() or 1,
         help="worker processes beside this one, one per CPU by default (%(default)s here; 0: the "
-        "worker runs in this process); the test server and this process take little CPU",
+        "worker runs in this process)",
     )
     parser.add_argument("--month", help="YYYY-MM; default: each program's earliest open month")
     parser.add_argument(
