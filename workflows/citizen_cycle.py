@@ -89,6 +89,7 @@ class CitizenCycle:
             if not (self._progress.consented_before or self._progress.decided):
                 await self._ask_consent()  # 3-4. consent request, reminder, replies
                 if self._progress.decision == "agree" and self._progress.kept:
+                    await self._steps.answer_first("the citizen's reply")
                     await self._issue_voucher("consent")  # 5. voucher, then confirmation
                     await self._confirm_by_sms()
             await self._conclude()  # 6-8. the voucher's life, or the month's end

@@ -65,6 +65,10 @@ SMS_RETRIES = RetryPolicy(
 # worker has stopped. A failed attempt costs a marker and a timer; the happy path costs nothing.
 LOCAL_RETRIES = timedelta(milliseconds=250)
 
+# An update's answer reaches its caller when the workflow task that ran it completes, and a task
+# is held open while the local activities it scheduled run. The shortest timer ends the task.
+ANSWER_NOW = timedelta(milliseconds=1)
+
 Worker = TypeVar("Worker")  # the class holding an activity method
 Arg = TypeVar("Arg")
 Answer = TypeVar("Answer")
@@ -284,6 +288,13 @@ class CycleSteps:
         await self.call(Wallet.notify, notice, f"Social Wallet: voucher {kind}")
 
     # --- time --------------------------------------------------------------------------------
+
+    async def answer_first(self, caller: str) -> None:
+        """Let the update that has just decided the step (a consent) answer ``caller`` before
+        the cycle goes on to the outside systems: without this, the answer would wait until the
+        wallet had issued the voucher and the gateway had taken the confirmation SMS (seconds
+        when they are slow, and the gateway's webhook call times out meanwhile)."""
+        await workflow.sleep(ANSWER_NOW, summary=f"{caller} answered before going on")
 
     async def sleep_until(self, moment: datetime, summary: str, wake: Callable[[], bool]) -> bool:
         """Sleep until ``moment``; return True early if ``wake()`` becomes true first.

@@ -218,6 +218,34 @@ async def test_a_wallet_down_for_a_while_issues_the_voucher_once_it_is_back(
 
 
 @pytest.mark.slow
+async def test_a_consent_is_answered_before_a_slow_wallet_has_issued_the_voucher(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The wallet taking 6 s to issue the voucher: the citizen's consent is answered at once
+    (the gateway's call to the webhook does not wait for the wallet), and the voucher and its
+    confirmation SMS follow."""
+    settings = _settings(tmp_path)
+    world = World()
+    month, rules = rules_for_now()
+    async with run_embedded(dev_server.client, settings, world):
+        client = product_client(dev_server.client, settings)
+        citizens = enlist(world, 1)
+        phone = world.subscribers[citizens[0].iin]
+        (cycle,) = await start_cycles(client, settings, month, rules, citizens)
+        await poll(lambda: states([cycle]), all_in(CycleState.AWAITING_CONSENT), seconds=20)
+        world.slow("wallet", seconds=6)
+
+        consented = time.monotonic()
+        assert await cycle_client(client, settings).reply(cycle.id, _reply()) == "consent"
+        answered_s = time.monotonic() - consented
+        await poll(lambda: confirmed([cycle]), all, seconds=30)
+        confirmed_s = time.monotonic() - consented
+    assert answered_s < 3 and confirmed_s >= 6
+    assert len(world.vouchers) == 1
+    assert sms_kinds(world, phone) == ["consent_request", "confirmation"]
+
+
+@pytest.mark.slow
 async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state(
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
