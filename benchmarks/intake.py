@@ -16,14 +16,16 @@ SQLite by default), in this order:
    citizen of the first half is POSTed to ``/v1/sms/inbound``, ``--in-flight`` at a time, from a
    process of its own as the gateway's would come (``benchmarks.outside``):
    replies per second over the batch and each request's latency. The dev server runs in real
-   time, so what the cycles are doing depends on today's date: if the month listed is the
-   current one and its consent requests are already going out (a late addition, inside the
-   sending window), they are ``AWAITING_CONSENT`` and a reply is a consent (a confirmation SMS
-   and a voucher follow); otherwise they are ``SCHEDULED`` and each reply is routed to its
-   cycle and answered ``late``. The output says which.
+   time, so what the cycles are doing depends on today's date: the batch is listed for the
+   earliest month open for listing, and if its consent requests are already going out (a late
+   addition, inside the sending window), they are ``AWAITING_CONSENT`` and a reply is a consent
+   (a voucher and a confirmation SMS follow); otherwise they are ``SCHEDULED`` and each reply is
+   routed to its cycle and answered ``late``. The output says which.
 3. Listing, and the webhook during it. N more citizens are POSTed to the API in batches of
-   10,000, for the same month, as SDU would: the API writes each batch to the database and
-   signals the month's intake, whose activity starts the cycles. As soon as the listing's
+   10,000, as SDU would, for the earliest open month whose consent requests are still ahead
+   (next month on a late-addition day): SDU lists a month before its send day, and its cycles
+   wait for that day, whatever the clock says today. The API writes each batch to the database
+   and signals the month's intake, whose activity starts the cycles. As soon as the listing's
    fan-out is under way, the second half of the first batch replies, as in 2: the webhook's
    latency behind a listing. "citizens started per second" is ``--window`` (default N) over the
    time from the first POST until that many of the listing's cycles exist; the ratio to the
@@ -90,6 +92,13 @@ class Month:
     rules: ProgramVersion
     awaiting: bool  # texted on arrival: the cycles wait for consent right away
 
+    @property
+    def cycles_are(self) -> str:
+        """What the month's cycles do when listed now, as the output says it."""
+        if self.awaiting:
+            return "AWAITING_CONSENT: a reply is a consent"
+        return "SCHEDULED, consent requests not out yet: a reply is answered late"
+
 
 @dataclass
 class Listing:
@@ -124,7 +133,8 @@ class Webhook(UpdateRun):
 
 @dataclass
 class IntakeRun:
-    month: Month
+    month: Month  # the first batch's, which the webhook's replies go to
+    listed: Month  # the listing's
     listed_first: int
     ready_s: float
     raw: UpdateRun
@@ -158,14 +168,22 @@ async def measure(
             settings = Settings(
                 temporal_address=at, database_url=database_url, task_queue="bench-intake"
             )
-            month = _month_to_list(program)
+            month, listed = _months_to_list(program)
             cohort = sample_cohort(first + n, 7, program=program)
             product = await _product_run(
-                client, settings, month, cohort, first, replies, in_flight, min(window or n, n)
+                client,
+                settings,
+                (month, listed),
+                cohort,
+                first,
+                replies,
+                in_flight,
+                min(window or n, n),
             )
     ready_s, alone, during, listing = product
     return IntakeRun(
         month=month,
+        listed=listed,
         listed_first=first,
         ready_s=ready_s,
         raw=raw,
@@ -180,14 +198,16 @@ async def measure(
 async def _product_run(
     client: Client,
     settings: Settings,
-    month: Month,
+    months: tuple[Month, Month],
     cohort: list[dict[str, Any]],
     first: int,
     replies: int,
     in_flight: int,
     window: int,
 ) -> tuple[float, Webhook, Webhook, Listing]:
-    """The product's part: the first batch, the webhook alone, the listing with the webhook."""
+    """The product's part: the first batch, the webhook alone, the listing with the webhook
+    (``months``: the first batch's, the listing's)."""
+    month, listed = months
     world = World()
     seed_world(world, cohort, accounts=0)
     engine = create_engine(settings.database_url)
@@ -199,22 +219,41 @@ async def _product_run(
             ready_s = time.perf_counter() - began
             alone = await _webhook(product, month, senders[:replies], in_flight)
             during, listing = await _listing(
-                client, product, cohort[first:], month, senders[replies:], in_flight, window
+                client,
+                product,
+                cohort[first:],
+                listed,
+                (month, senders[replies:]),
+                in_flight,
+                window,
             )
     finally:
         await engine.dispose()
     return ready_s, alone, during, listing
 
 
-def _month_to_list(program: str) -> Month:
+def _months_to_list(program: str) -> tuple[Month, Month]:
+    """The first batch's month (the earliest open for listing now) and the listing's: the
+    earliest open month whose consent requests are still ahead, or the first's if none is."""
     book = load_programs(EXAMPLE_PROGRAM_DATA)
     now = datetime.now(UTC)
-    month = calendar.earliest_open_month(partial(book.for_month, program), now)
-    rules = book.for_month(program, month) if month else None
-    if month is None or rules is None:
+    earliest = calendar.earliest_open_month(partial(book.for_month, program), now)
+    if earliest is None:
         raise SystemExit(f"no {program} month is open for listing now")
+    first = _listed_now(book.for_month(program, earliest), earliest, now)
+    for month in (earliest, calendar.next_month(earliest)):
+        rules = book.for_month(program, month)
+        if rules is not None and calendar.month_open_for_listing(rules, month, now):
+            listed = _listed_now(rules, month, now)
+            if not listed.awaiting:
+                return first, listed
+    return first, first
+
+
+def _listed_now(rules: ProgramVersion | None, month: str, now: datetime) -> Month:
+    assert rules is not None, f"no rules for {month}"
     awaiting = calendar.first_request_moment(rules, month, now) <= now
-    return Month(program=program, month=month, rules=rules, awaiting=awaiting)
+    return Month(program=rules.program, month=month, rules=rules, awaiting=awaiting)
 
 
 async def _ready_senders(
@@ -287,12 +326,13 @@ async def _listing(
     product: Embedded,
     cohort: list[dict[str, Any]],
     month: Month,
-    senders: list[str],
+    replying: tuple[Month, list[str]],
     in_flight: int,
     window: int,
 ) -> tuple[Webhook, Listing]:
-    """List N citizens; once the fan-out is under way, time the replies of ``senders``; time
-    until ``window`` of the listing's cycles exist."""
+    """List N citizens for ``month``; once the fan-out is under way, time the replies of
+    ``replying``'s senders (to their cycles of its month); time until ``window`` of the
+    listing's cycles exist."""
     before = await _visible(client, "CitizenCycle")
     token = token_of(product.settings, "sdu")
     began = time.perf_counter()
@@ -300,7 +340,7 @@ async def _listing(
         list_citizens(product.api_url, token, month.program, month.month, cohort)
     )
     await poll_until(partial(_visible, client, "CitizenCycle"), before + 1, "fan-out begun")
-    during = await _webhook(product, month, senders, in_flight)
+    during = await _webhook(product, *replying, in_flight)
     listed = await posting
     listing = Listing(n=listed.accepted, window=window, calls=listed.calls)
     listing.posted_s = listed.posted_s
@@ -334,12 +374,7 @@ def _ms(seconds: float) -> str:
 
 def print_run(run: IntakeRun) -> None:
     """The run's own table (``python -m benchmarks.intake``)."""
-    month = run.month
-    state = (
-        "AWAITING_CONSENT: a reply is a consent"
-        if month.awaiting
-        else "SCHEDULED, consent requests not out yet: a reply is answered late"
-    )
+    month, listed = run.month, run.listed
     print_table(
         f"Baseline: {len(run.raw.latencies)} raw update round-trips, {run.raw.in_flight} in flight",
         [
@@ -363,7 +398,7 @@ def print_run(run: IntakeRun) -> None:
             f"Webhook {title}: {len(hook.latencies)} signed replies, {hook.in_flight} in flight, "
             f"to a first batch of {run.listed_first} {month.program} cycles for {month.month}",
             [
-                ("cycles were", state),
+                ("cycles were", month.cycles_are),
                 ("wall time", f"{hook.wall_s:8.1f} s"),
                 ("replies per second", f"{hook.per_s:8.1f}"),
                 ("latency p50", _ms(percentile(hook.latencies, 0.5))),
@@ -374,8 +409,9 @@ def print_run(run: IntakeRun) -> None:
         print()
     listing = run.listing
     print_table(
-        f"Listing {listing.n} more {month.program} citizens for {month.month} through the API",
+        f"Listing {listing.n} more {listed.program} citizens for {listed.month} through the API",
         [
+            ("cycles were", listed.cycles_are),
             ("API calls (up to 10,000 each)", f"{listing.calls}, {listing.posted_s:.1f} s"),
             (f"{listing.window} cycles exist (visibility)", f"{listing.exist_s:8.1f} s"),
             ("citizens started per second", f"{listing.per_s:8.1f}"),

@@ -299,6 +299,18 @@ def _replies_were(column: Column) -> str:
     return f"answered late ({month.program} {month.month}'s requests not out yet): info"
 
 
+def _listed_were(column: Column) -> str:
+    """What the listing's cycles did on arrival: the listing is of a month whose consent
+    requests are still ahead, so they wait for its send day; on a day when no open month's
+    requests are ahead, they are texted on arrival, and each start carries an SMS."""
+    if column.intake is None:
+        return _missing(column, "intake")
+    listed = column.intake.listed
+    if listed.awaiting:
+        return f"texted on arrival ({listed.program} {listed.month}'s requests are out): info"
+    return f"waiting for {listed.program} {listed.month}'s send day: info"
+
+
 def _unanswered(hook: intake.Webhook) -> str:
     """How many replies got no answer (an HTTP error or none at all), if any."""
     failed = sum(
@@ -359,6 +371,7 @@ def rows(scale: Scale) -> list[Row]:
         Row(f"cycle input ≤ {INPUT_BYTES} B", _input),
         Row("whole gas months: cycles/s vs trivial/s", _cycles_rate),
         Row(f"intake starts/s ≥ {INTAKE_RATIO} × trivial starts/s", _intake_rate),
+        Row("listed cycles were (by the real clock's day)", _listed_were),
         Row("webhook replies were (by the real clock's day)", _replies_were),
         Row(f"webhook replies/s ≥ {WEBHOOK_RATIO} × raw updates/s", _webhook_rate),
         Row(f"webhook p99 ≤ {WEBHOOK_P99_RATIO:g} × raw update p99", _webhook_p99),

@@ -55,20 +55,37 @@ def _cells(line: str) -> list[str]:
 def test_the_table_says_whether_the_webhook_s_replies_were_consents_or_late_answers() -> None:
     """The dev server runs in real time: two runs' webhook rows compare only when their replies
     did the same (consents on a day the month's requests are out, late answers before it)."""
-    rules = load_programs(EXAMPLE_PROGRAM_DATA).for_month("gas", "2026-12")
-    assert rules is not None
     for awaiting, said in ((True, "consents"), (False, "answered late")):
-        run = IntakeRun(
-            month=Month(program="gas", month="2026-12", rules=rules, awaiting=awaiting),
-            listed_first=100,
-            ready_s=1.0,
-            raw=UpdateRun(in_flight=64),
-            trivial=Starts(n=100, started_s=1.0, exist_s=1.0),
-            alone=Webhook(in_flight=64),
-            during=Webhook(in_flight=64),
-            listing=Listing(),
-            peak_mib=100.0,
-        )
+        run = _intake_run(replied=_month("2026-12", awaiting), listed=_month("2027-01", False))
         cell = _row("webhook replies were").cell(Column("SQLite", intake=run))
         assert cell.startswith(said), cell
         assert "gas 2026-12" in cell
+
+
+def test_the_table_says_whether_the_listed_cycles_waited_for_their_send_day() -> None:
+    """The listing is of a month whose requests are ahead; the table says if there was none."""
+    for awaiting, said in ((False, "waiting for gas 2027-01's send day"), (True, "texted")):
+        run = _intake_run(replied=_month("2026-12", True), listed=_month("2027-01", awaiting))
+        cell = _row("listed cycles were").cell(Column("SQLite", intake=run))
+        assert cell.startswith(said), cell
+
+
+def _month(month: str, awaiting: bool) -> Month:
+    rules = load_programs(EXAMPLE_PROGRAM_DATA).for_month("gas", month)
+    assert rules is not None
+    return Month(program="gas", month=month, rules=rules, awaiting=awaiting)
+
+
+def _intake_run(*, replied: Month, listed: Month) -> IntakeRun:
+    return IntakeRun(
+        month=replied,
+        listed=listed,
+        listed_first=100,
+        ready_s=1.0,
+        raw=UpdateRun(in_flight=64),
+        trivial=Starts(n=100, started_s=1.0, exist_s=1.0),
+        alone=Webhook(in_flight=64),
+        during=Webhook(in_flight=64),
+        listing=Listing(),
+        peak_mib=100.0,
+    )
