@@ -14,12 +14,11 @@ product embedded in this process (worker, API over loopback HTTP, simulators):
 Each reply is an update of its cycle (a cycle not yet texted answers ``late`` from its workflow),
 so its latency is one trip through the cycles' task queue. The target: p99 during the listing
 within 2x the p99 alone. ``default`` runs the dev server with its default dynamic config, which
-ignores fairness keys, and the worker with the SDK's 10 s sticky schedule-to-start timeout: the
-product as it was before issue 13. ``fairness`` runs it as ``make
-run`` does (``devtools.stack.DYNAMIC_CONFIG``): each fan-out's cycles share a fairness key
-(``activities.cycles.fan_out_key``) and take turns with the running cycles' tasks, and a
-cached cycle's task left untaken by its busy worker goes to the task queue after 2 s
-(``workers._worker.STICKY_START_TIMEOUT``).
+ignores fairness keys. ``fairness`` runs it as ``make run`` does
+(``devtools.stack.DYNAMIC_CONFIG``): each fan-out's cycles share a fairness key
+(``activities.cycles.fan_out_key``) and take turns with the running cycles' tasks that reach the
+task queue (a cached cycle's task goes there when its busy worker has left it for
+``workers._worker.STICKY_START_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -138,11 +137,7 @@ async def _one_mode(
             seed_world(world, cohort, accounts=0)
             engine = create_engine(settings.database_url)
             try:
-                # Before issue 13 the worker left a cached cycle's task on its sticky queue for
-                # the SDK's default 10 s.
-                before = {"sticky_queue_schedule_to_start_timeout": timedelta(seconds=10)}
-                options = before if mode == "default" else {}
-                async with run_embedded(client, settings, world, **options) as product:
+                async with run_embedded(client, settings, world) as product:
                     sessions = create_sessions(engine)
                     phases = _Phases(product, sessions, month, in_flight, limit_s)
                     return await phases.run(cohort, first, replies)

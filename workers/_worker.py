@@ -39,10 +39,11 @@ from workflows.month_intake import intake_queue
 # Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
 INTAKE_ACTIVITIES = 4
 # A cached cycle's task (a reply, a wallet request) waits this long for its worker to take it
-# before the server hands it to the task queue, where fairness lets it past a listing's backlog
-# (activities.cycles.fan_out_key). The SDK's 10 s would be a reply's wait whenever the worker
-# is busy with a listing's first tasks.
-STICKY_START_TIMEOUT = timedelta(seconds=2)
+# before the server hands it to the task queue. Not less: on the task queue it waits behind a
+# listing's backlog, and fairness does not let it past when its fan-out's key has done much more
+# work than the new listing's (a running month's replies against next month's list: 45 to 79 s
+# in ``python -m benchmarks.intake`` with 2 s here, against at most about 11 s with 10 s).
+STICKY_START_TIMEOUT = timedelta(seconds=10)
 RESOURCES = "social-wallet.worker-resources"
 # How long an idle connection to an outside system is kept for reuse (see _OutsideClients).
 KEEP_ALIVE_S = 2.0
