@@ -72,6 +72,17 @@ def _settings(tmp_path: Path, **changes: Any) -> Settings:
     )
 
 
+async def _one_awaiting_consent(
+    client: Client, settings: Settings, world: World
+) -> tuple[Handle, str]:
+    """One citizen listed and texted: their cycle, awaiting consent, and their phone."""
+    month, rules = rules_for_now()
+    citizens = enlist(world, 1)
+    (cycle,) = await start_cycles(client, settings, month, rules, citizens)
+    await poll(lambda: states([cycle]), all_in(CycleState.AWAITING_CONSENT), seconds=20)
+    return cycle, world.subscribers[citizens[0].iin]
+
+
 def _reply(text: str = "21*1") -> Reply:
     return Reply(message_id=f"in-{uuid.uuid4().hex}", text=text, received_at=datetime.now(UTC))
 
@@ -196,13 +207,9 @@ async def test_a_wallet_down_for_a_while_issues_the_voucher_once_it_is_back(
     the voucher is issued exactly once when it is back."""
     settings = _settings(tmp_path)
     world = World()
-    month, rules = rules_for_now()
     async with run_embedded(dev_server.client, settings, world):
         client = product_client(dev_server.client, settings)
-        citizens = enlist(world, 1)
-        phone = world.subscribers[citizens[0].iin]
-        (cycle,) = await start_cycles(client, settings, month, rules, citizens)
-        await poll(lambda: states([cycle]), all_in(CycleState.AWAITING_CONSENT), seconds=20)
+        cycle, phone = await _one_awaiting_consent(client, settings, world)
         world.fail("wallet", status=503, times=3)
 
         consented = time.monotonic()
@@ -226,13 +233,9 @@ async def test_a_consent_is_answered_before_a_slow_wallet_has_issued_the_voucher
     confirmation SMS follow."""
     settings = _settings(tmp_path)
     world = World()
-    month, rules = rules_for_now()
     async with run_embedded(dev_server.client, settings, world):
         client = product_client(dev_server.client, settings)
-        citizens = enlist(world, 1)
-        phone = world.subscribers[citizens[0].iin]
-        (cycle,) = await start_cycles(client, settings, month, rules, citizens)
-        await poll(lambda: states([cycle]), all_in(CycleState.AWAITING_CONSENT), seconds=20)
+        cycle, phone = await _one_awaiting_consent(client, settings, world)
         world.slow("wallet", seconds=6)
 
         consented = time.monotonic()
