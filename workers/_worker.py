@@ -42,7 +42,7 @@ INTAKE_ACTIVITIES = 4
 # before the server hands it to the task queue. Not less: on the task queue it waits behind a
 # listing's backlog, and fairness does not let it past when its fan-out's key has done much more
 # work than the new listing's (a running month's replies during next month's listing, in
-# ``python -m benchmarks.intake``: p99 58 to 120 s with 2 s here, 11 to 14 s with 10 s).
+# ``python -m benchmarks.intake``: p99 46 to 120 s with 2 s here, 11 to 14 s with 10 s).
 STICKY_START_TIMEOUT = timedelta(seconds=10)
 RESOURCES = "social-wallet.worker-resources"
 # How long an idle connection to an outside system is kept for reuse (see _OutsideClients).
