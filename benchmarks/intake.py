@@ -241,12 +241,14 @@ def _months_to_list(program: str) -> tuple[Month, Month]:
     if earliest is None:
         raise SystemExit(f"no {program} month is open for listing now")
     first = _listed_now(book.for_month(program, earliest), earliest, now)
-    for month in (earliest, calendar.next_month(earliest)):
-        rules = book.for_month(program, month)
-        if rules is not None and calendar.month_open_for_listing(rules, month, now):
-            listed = _listed_now(rules, month, now)
-            if not listed.awaiting:
-                return first, listed
+    if not first.awaiting:
+        return first, first
+    ahead = calendar.next_month(earliest)
+    rules = book.for_month(program, ahead)
+    if rules is not None and calendar.month_open_for_listing(rules, ahead, now):
+        listed = _listed_now(rules, ahead, now)
+        if not listed.awaiting:
+            return first, listed
     return first, first
 
 
