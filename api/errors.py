@@ -24,9 +24,12 @@ class ErrorAnswer(BaseModel):
 class ApiError(Exception):
     """An answer other than success, with its HTTP status and error code."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.headers = headers
 
 
 def _answer(
@@ -40,7 +43,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _answer(exc.status, exc.error, exc.detail)
+        return _answer(exc.status, exc.error, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

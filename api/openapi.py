@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     410: "the voucher's window or month is over",
     413: "the body is larger than this route's limit",
     422: "malformed request",
-    503: "Temporal is unreachable: nothing was decided, retry later",
+    503: "Temporal is unreachable, or the workflow did not answer in time: retry later (safe)",
 }
 
 

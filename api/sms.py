@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from api.deps import ApiDeps, deps
 from api.errors import ApiError
@@ -35,6 +37,14 @@ router = APIRouter(tags=["sms gateway"])
 # follows its state, never ahead of it: a cycle that has decided is never recorded undecided).
 UNDECIDED_STATES = frozenset({CycleState.SCHEDULED, *AWAITING_STATES})
 MAX_SKEW_S = 300
+# How long the webhook waits for the cycle's answer. A cycle answers within a second or so, but
+# one whose workflow task waits behind a send day's backlog (or for a worker that is down) may
+# take minutes, and a gateway gives up on a request long before that, while the API would hold
+# the request open. Past this wait the webhook answers 503 with Retry-After: the message is kept
+# and the gateway sends it again; the cycle takes a message once (its ``message_id``), so the
+# copy is answered ``duplicate`` if the first delivery got through meanwhile.
+REPLY_WAIT_S = 20.0
+RETRY_AFTER_S = 30
 
 
 class InboundSms(BaseModel):
@@ -146,7 +156,7 @@ async def _route(
         return "no_cycle"
     if cycle.state in UNDECIDED_STATES:
         reply = Reply(message_id=sms.message_id, text=sms.text, received_at=sms.received_at)
-        result = await api.cycles.reply(cycle.cycle_id, reply)
+        result = await _cycles_answer(api, cycle.cycle_id, reply)
     else:
         # Decided (a voucher issued, a refusal, a final state): the cycle would change nothing
         # but a standing consent, which the database withdraws below. Answered here, the reply
@@ -155,6 +165,23 @@ async def _route(
     if result == "late" and await _withdraws_standing_consent(api, sms, cycle):
         return "refusal"
     return result
+
+
+async def _cycles_answer(api: ApiDeps, cycle_id: str, reply: Reply) -> ReplyResult:
+    """The cycle's answer to ``reply``, or 503 with Retry-After if it takes longer than
+    ``REPLY_WAIT_S`` (the message is kept: the gateway's next attempt is routed again)."""
+    try:
+        async with asyncio.timeout(REPLY_WAIT_S):
+            return await api.cycles.reply(cycle_id, reply)
+    # The SDK answers the cancellation of its update call with an error of its own.
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ApiError(
+            503,
+            "temporarily_unavailable",
+            f"the citizen's cycle has not answered within {REPLY_WAIT_S:g} s; the message is "
+            "kept, send it again later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
 
 
 async def _withdraws_standing_consent(api: ApiDeps, sms: InboundSms, cycle: CycleRecord) -> bool:

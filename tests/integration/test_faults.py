@@ -25,8 +25,9 @@ from temporalio.api.enums.v1 import PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from api import sms
 from client.connection import product_client
-from devtools.embedded import deploy_rules, run_embedded
+from devtools.embedded import deploy_rules, run_embedded, serve_outside_and_api
 from devtools.postgres import Cluster
 from models.cycle import CycleState, Reply, voucher_id
 from models.settings import Settings
@@ -52,7 +53,7 @@ from tests.integration.faults_support import (
     states,
     worker_process,
 )
-from workers import setup_namespace
+from workers import create_worker, setup_namespace
 from workflows.citizen_cycle import CitizenCycle
 
 # An activity lost with a killed worker is retried when its 30 s start-to-close timeout ends.
@@ -248,6 +249,36 @@ async def test_a_consent_is_answered_before_a_slow_wallet_has_issued_the_voucher
     assert sms_kinds(world, phone) == ["consent_request", "confirmation"]
 
 
+async def test_a_reply_its_cycle_cannot_answer_in_time_gets_503_and_is_taken_once(
+    dev_server: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker down when a consent arrives: after the webhook's wait the gateway gets 503
+    with Retry-After, not a request held open. The message is kept; the cycle takes it when
+    the worker is back, and the gateway's second attempt is answered `duplicate`: one voucher,
+    one confirmation SMS."""
+    monkeypatch.setattr(sms, "REPLY_WAIT_S", 2.0)
+    settings = _settings(tmp_path)
+    world = World()
+    async with serve_outside_and_api(dev_server.client, settings, world) as product:
+        client = product_client(dev_server.client, settings)
+        async with create_worker(dev_server.client, product.settings):
+            cycle, phone = await _one_awaiting_consent(client, settings, world)
+        url, secret = f"{product.api_url}/v1/sms/inbound", settings.sms_webhook_secret
+        body = _signed_body(phone, rules_for_now()[1].short_number)
+        async with httpx.AsyncClient(timeout=30) as gateway:
+            waited = time.monotonic()
+            first = await _post(gateway, url, secret, body)
+            waited_s = time.monotonic() - waited
+            async with create_worker(dev_server.client, product.settings):
+                await poll(lambda: confirmed([cycle]), all, seconds=60)
+                again = await _deliver(gateway, url, secret, body)
+    assert (first.status_code, first.json()["error"]) == (503, "temporarily_unavailable")
+    assert first.headers["Retry-After"] == str(sms.RETRY_AFTER_S) and 2 <= waited_s < 10
+    assert again == "duplicate"
+    assert len(world.vouchers) == 1
+    assert sms_kinds(world, phone) == ["consent_request", "confirmation"]
+
+
 @pytest.mark.slow
 async def test_a_locked_database_delays_the_cycle_and_it_ends_in_the_right_state(
     dev_server: WorkflowEnvironment, tmp_path: Path
@@ -376,18 +407,7 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
         cycles = await start_cycles(client, settings, month, rules, citizens)
         await poll(lambda: states(cycles), all_in(CycleState.AWAITING_CONSENT), seconds=20)
         url = f"{product.api_url}/v1/sms/inbound"
-        messages = [
-            json.dumps(
-                {
-                    "message_id": f"in-{uuid.uuid4().hex}",
-                    "from": world.subscribers[c.iin],
-                    "to": rules.short_number,
-                    "text": "21*1",
-                    "received_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
-            for c in citizens
-        ]
+        messages = [_signed_body(world.subscribers[c.iin], rules.short_number) for c in citizens]
         async with httpx.AsyncClient(timeout=30) as node_a, httpx.AsyncClient(timeout=30) as node_b:
             answers = await asyncio.gather(
                 *(
@@ -414,9 +434,22 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
     assert kept == ["consent"] * 5, "the webhook's record of each message says what it meant"
 
 
-async def _deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> str:
+def _signed_body(phone: str, short_number: str, text: str = "21*1") -> bytes:
+    """An inbound SMS's body as the gateway posts it."""
+    message = {
+        "message_id": f"in-{uuid.uuid4().hex}",
+        "from": phone,
+        "to": short_number,
+        "text": text,
+        "received_at": datetime.now(UTC).isoformat(),
+    }
+    return json.dumps(message).encode()
+
+
+async def _post(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> httpx.Response:
+    """``body`` posted to the webhook as the gateway would, signed now."""
     stamp = int(time.time())
-    response = await http.post(
+    return await http.post(
         url,
         content=body,
         headers={
@@ -425,6 +458,10 @@ async def _deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) 
             "X-Signature": sign(secret, stamp, body),
         },
     )
+
+
+async def _deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> str:
+    response = await _post(http, url, secret, body)
     assert response.status_code == 200, response.text
     result: str = response.json()["result"]
     return result
