@@ -40,7 +40,7 @@ import httpx
 from temporalio.client import Client
 
 from benchmarks.common import list_citizens, machine, print_table, quiet_core_logs, token_of
-from benchmarks.outside import signed_reply
+from benchmarks.outside import deliver, reply_body
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import DYNAMIC_CONFIG, temporal_dev_server
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -227,19 +227,10 @@ class _Webhook:
 
     async def _reply(self, phone: str, into: Latencies) -> None:
         rules = self._month.rules
-        body, headers = signed_reply(
-            self._secret, phone, rules.short_number, rules.reply_codes.agree
-        )
+        body = reply_body(phone, rules.short_number, rules.reply_codes.agree)
         sent = time.perf_counter()
-        try:
-            answer = await self._http.post(self._url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            into.answers[type(error).__name__] += 1
-            return
-        finally:
-            into.seconds.append(time.perf_counter() - sent)
-        ok = answer.status_code == 200
-        into.answers[answer.json()["result"] if ok else f"HTTP {answer.status_code}"] += 1
+        into.answers.update(await deliver(self._http, self._url, self._secret, body))
+        into.seconds.append(time.perf_counter() - sent)
 
 
 def _month_to_list(program: str) -> Month:

@@ -79,24 +79,46 @@ async def from_outside(job: Replies | Activations) -> Outcome:
     return Outcome.model_validate_json(out)
 
 
-def signed_reply(secret: str, sender: str, to: str, text: str) -> tuple[bytes, dict[str, str]]:
-    """An inbound SMS as the gateway posts it to the webhook: its JSON body and signed headers."""
-    body = json.dumps(
-        {
-            "message_id": f"bench-{uuid.uuid4().hex}",
-            "from": sender,
-            "to": to,
-            "text": text,
-            "received_at": datetime.now(UTC).isoformat(),
-        }
-    ).encode()
-    stamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "X-Timestamp": str(stamp),
-        "X-Signature": sign(secret, stamp, body),
+def reply_body(sender: str, to: str, text: str) -> bytes:
+    """An inbound SMS's JSON body as the gateway posts it to the webhook."""
+    message = {
+        "message_id": f"bench-{uuid.uuid4().hex}",
+        "from": sender,
+        "to": to,
+        "text": text,
+        "received_at": datetime.now(UTC).isoformat(),
     }
-    return body, headers
+    return json.dumps(message).encode()
+
+
+# What a reply's answers count, beside its final answer, for each time the webhook asked for
+# the message again (503 with Retry-After: the cycle did not answer in time).
+SENT_AGAIN = "sent again after a 503"
+
+
+async def deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> list[str]:
+    """Post an inbound SMS as a gateway does: signed afresh on each attempt, and sent again
+    after the ``Retry-After`` of a 503. Its answers: one ``SENT_AGAIN`` per 503, then the
+    final one (the result, ``HTTP <status>``, or the client's error)."""
+    answers: list[str] = []
+    while True:
+        stamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Timestamp": str(stamp),
+            "X-Signature": sign(secret, stamp, body),
+        }
+        try:
+            answer = await http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return [*answers, type(error).__name__]
+        if answer.status_code == 503 and "Retry-After" in answer.headers:
+            answers.append(SENT_AGAIN)
+            await asyncio.sleep(float(answer.headers["Retry-After"]))
+            continue
+        if answer.status_code != 200:
+            return [*answers, f"HTTP {answer.status_code}"]
+        return [*answers, answer.json()["result"]]
 
 
 async def _replies(job: Replies) -> Outcome:
@@ -107,17 +129,10 @@ async def _replies(job: Replies) -> Outcome:
     async with httpx.AsyncClient(timeout=REPLY_TIMEOUT_S, limits=limits) as http:
 
         async def reply(phone: str) -> None:
-            body, headers = signed_reply(job.secret, phone, job.short_number, job.text)
+            body = reply_body(phone, job.short_number, job.text)
             sent = time.perf_counter()
-            try:
-                answer = await http.post(job.url, content=body, headers=headers)
-            except httpx.HTTPError as error:
-                results[type(error).__name__] += 1
-                return
-            finally:
-                latencies.append(time.perf_counter() - sent)
-            ok = answer.status_code == 200
-            results[answer.json()["result"] if ok else f"HTTP {answer.status_code}"] += 1
+            results.update(await deliver(http, job.url, job.secret, body))
+            latencies.append(time.perf_counter() - sent)
 
         began = time.perf_counter()
         await bounded(job.senders, reply, in_flight=job.in_flight)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from benchmarks import activation, cycles, intake
 from benchmarks.common import machine, quiet_core_logs, replace_section
+from benchmarks.outside import SENT_AGAIN
 from devtools.postgres import running_cluster, unavailable
 
 HAPPY_EVENTS = 80
@@ -312,11 +313,15 @@ def _listed_were(column: Column) -> str:
 
 
 def _unanswered(hook: intake.Webhook) -> str:
-    """How many replies got no answer (an HTTP error or none at all), if any."""
+    """How many replies got no answer (an HTTP error or none at all), and how many the
+    webhook asked for again (503: the cycle did not answer in time), if any."""
     failed = sum(
         n for kind, n in hook.results.items() if kind.startswith("HTTP ") or kind[:1].isupper()
     )
-    return f"{failed} of {len(hook.latencies)} replies unanswered; " if failed else ""
+    said = [f"{failed} of {len(hook.latencies)} replies unanswered"] if failed else []
+    if again := hook.results.get(SENT_AGAIN, 0):
+        said.append(f"{again} sent again after a 503")
+    return "".join(f"{part}; " for part in said)
 
 
 def _webhook_p99(column: Column) -> str:
@@ -335,6 +340,8 @@ def _listing_p99(column: Column) -> str:
     judged = _ratio(
         run.during.p99 * 1000, run.alone.p99 * 1000, " ms", LISTING_P99_RATIO, at_least=False
     )
+    if not run.listing.under_way:
+        judged += " (the fan-out had ended before the last reply)"
     return _unanswered(run.during) + judged
 
 

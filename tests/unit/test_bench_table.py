@@ -3,8 +3,11 @@ the same run, each database a column, a missing database saying why."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from benchmarks.cycles import MonthRun, PathHistories
 from benchmarks.intake import IntakeRun, Listing, Month, Starts, Webhook
+from benchmarks.outside import SENT_AGAIN
 from benchmarks.suite import Column, Row, Scale, rows, table
 from benchmarks.updates import UpdateRun
 from devtools.embedded import EXAMPLE_PROGRAM_DATA
@@ -68,6 +71,24 @@ def test_the_table_says_whether_the_listed_cycles_waited_for_their_send_day() ->
         run = _intake_run(replied=_month("2026-12", True), listed=_month("2027-01", awaiting))
         cell = _row("listed cycles were").cell(Column("SQLite", intake=run))
         assert cell.startswith(said), cell
+
+
+def test_the_listing_row_counts_replies_sent_again_and_says_when_the_fan_out_had_ended() -> None:
+    """A reply the webhook asked for again (503) is counted beside the unanswered ones; replies
+    that outlasted the fan-out were not all sent during it, and the row says so."""
+    run = _intake_run(replied=_month("2026-12", True), listed=_month("2027-01", False))
+    run.alone = Webhook(in_flight=64, wall_s=1.0, latencies=[0.1] * 100)
+    answers = Counter({"consent": 99, "HTTP 500": 1, SENT_AGAIN: 2})
+    run.during = Webhook(in_flight=64, wall_s=1.0, latencies=[0.1] * 98 + [25.0] * 2)
+    run.during.results = answers
+    run.listing = Listing(n=1_000, started_by_last_reply=400)
+    row = _row("webhook p99 in a")
+    during_fan_out = row.cell(Column("SQLite", intake=run))
+    run.listing.started_by_last_reply = 1_000
+    after_it = row.cell(Column("SQLite", intake=run))
+    assert during_fan_out.startswith("1 of 100 replies unanswered; 2 sent again after a 503; ")
+    assert during_fan_out.endswith("FAIL")
+    assert after_it.endswith("FAIL (the fan-out had ended before the last reply)")
 
 
 def _month(month: str, awaiting: bool) -> Month:
