@@ -8,9 +8,9 @@ SQLite by default), in this order:
 1. Baselines. ``--replies`` update round-trips (``benchmarks.echo.Echo``: an update that answers
    at once, through the Python client) ``--in-flight`` at a time: the raw update throughput and
    p99 the webhook is held to. Then N workflows that complete in their first task
-   (``benchmarks.trivial``, own worker and task queue), started 64 in flight like the product's
-   cycle starter: "started per second" is N over the time until all N exist in the server's
-   visibility store.
+   (``benchmarks.trivial``, own worker and task queue), started 64 in flight (the product's
+   cycle starter keeps 16): "started per second" is N over the time until all N exist in the
+   server's visibility store.
 2. Webhook alone. A first batch of citizens is listed (enough for twice ``--replies`` with a
    phone; every 10th has none) and, once their cycles are ready, one signed reply (``21*1``) per
    citizen of the first half is POSTed to ``/v1/sms/inbound``, ``--in-flight`` at a time, from a
