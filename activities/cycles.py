@@ -48,7 +48,7 @@ class CycleStarts(Protocol):
 # (a 20,000-citizen listing, 500 consents during it, one dev server on two cores): 64 in flight
 # started 0.81 of the trivial baseline's rate and the replies waited a median 6.8 s for their
 # workflow task (8 of 500 answered 503 after the webhook's 20 s); 16 in flight, 0.82 and 4.1 s,
-# none unanswered.
+# none answered 503.
 STARTS_IN_FLIGHT = 16
 # Signals to the month's cycles in flight (the hand-over's news, after the activation window).
 SIGNALS_IN_FLIGHT = 64

@@ -94,12 +94,14 @@ def reply_body(sender: str, to: str, text: str) -> bytes:
 # What a reply's answers count, beside its final answer, for each time the webhook asked for
 # the message again (503 with Retry-After: the cycle did not answer in time).
 SENT_AGAIN = "sent again after a 503"
+ATTEMPTS = 5  # a gateway's attempts at one message, after which its last answer stands
 
 
 async def deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> list[str]:
     """Post an inbound SMS as a gateway does: signed afresh on each attempt, and sent again
-    after the ``Retry-After`` of a 503. Its answers: one ``SENT_AGAIN`` per 503, then the
-    final one (the result, ``HTTP <status>``, or the client's error)."""
+    after the ``Retry-After`` of a 503, up to ``ATTEMPTS`` times. Its answers: one
+    ``SENT_AGAIN`` per 503, then the final one (the result, ``HTTP <status>``, or the client's
+    error)."""
     answers: list[str] = []
     while True:
         stamp = int(time.time())
@@ -112,7 +114,8 @@ async def deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -
             answer = await http.post(url, content=body, headers=headers)
         except httpx.HTTPError as error:
             return [*answers, type(error).__name__]
-        if answer.status_code == 503 and "Retry-After" in answer.headers:
+        resend = len(answers) < ATTEMPTS - 1  # the answers so far are the 503s
+        if answer.status_code == 503 and "Retry-After" in answer.headers and resend:
             answers.append(SENT_AGAIN)
             await asyncio.sleep(float(answer.headers["Retry-After"]))
             continue
