@@ -217,7 +217,7 @@ class CitizenCycle:
         issued = steps.state in ISSUED_STATES
         if progress.withdrawn:
             if issued:
-                await steps.notify_wallet("closed", reason="withdrawn")
+                await self._close_withdrawn_voucher()
             await steps.enter(CycleState.WITHDRAWN)
         elif progress.decision == "refuse":
             await steps.enter(CycleState.REFUSED)
@@ -225,6 +225,12 @@ class CitizenCycle:
             await self._voucher_life()
         else:
             await steps.enter(CycleState.CONSENT_EXPIRED)
+
+    async def _close_withdrawn_voucher(self) -> None:
+        """SDU has withdrawn a citizen whose voucher is issued: answer SDU, then close the
+        voucher in the wallet (SDU's call does not wait for the wallet)."""
+        await self._steps.answer_first("SDU's withdrawal")
+        await self._steps.notify_wallet("closed", reason="withdrawn")
 
     async def _voucher_life(self) -> None:
         steps, progress = self._steps, self._progress
@@ -240,7 +246,7 @@ class CitizenCycle:
         async with steps.lock:  # a wallet request accepted before the deadline completes
             activated = steps.state == CycleState.ACTIVATED
             if progress.withdrawn:
-                await steps.notify_wallet("closed", reason="withdrawn")
+                await self._close_withdrawn_voucher()
                 await steps.enter(CycleState.WITHDRAWN)
             elif not activated:
                 await steps.notify_wallet("expired")

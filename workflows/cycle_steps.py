@@ -290,10 +290,11 @@ class CycleSteps:
     # --- time --------------------------------------------------------------------------------
 
     async def answer_first(self, caller: str) -> None:
-        """Let the update that has just decided the step (a consent) answer ``caller`` before
-        the cycle goes on to the outside systems: without this, the answer would wait until the
-        wallet had issued the voucher and the gateway had taken the confirmation SMS (seconds
-        when they are slow, and the gateway's webhook call times out meanwhile)."""
+        """Let the update that has just decided the step (a consent, a withdrawal) answer
+        ``caller`` before the cycle goes on to the outside systems: without this, the answer
+        would wait until the wallet had issued (or closed) the voucher and the gateway had taken
+        the confirmation SMS (seconds when they are slow, and the caller's request times out
+        meanwhile)."""
         await workflow.sleep(ANSWER_NOW, summary=f"{caller} answered before going on")
 
     async def sleep_until(self, moment: datetime, summary: str, wake: Callable[[], bool]) -> bool:

@@ -249,6 +249,34 @@ async def test_a_consent_is_answered_before_a_slow_wallet_has_issued_the_voucher
     assert sms_kinds(world, phone) == ["consent_request", "confirmation"]
 
 
+async def test_a_withdrawal_is_answered_before_a_slow_wallet_has_closed_the_voucher(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The wallet taking 6 s: SDU's withdrawal of a citizen whose voucher is issued is answered
+    at once (SDU's call does not wait for the wallet), and the wallet's "closed" notice follows."""
+    settings = _settings(tmp_path)
+    world = World()
+    async with run_embedded(dev_server.client, settings, world):
+        client = product_client(dev_server.client, settings)
+        cycle, _ = await _one_awaiting_consent(client, settings, world)
+        cycles = cycle_client(client, settings)
+        assert await cycles.reply(cycle.id, _reply()) == "consent"
+        await poll(lambda: confirmed([cycle]), all, seconds=30)
+        world.slow("wallet", seconds=6)
+
+        asked = time.monotonic()
+        assert await cycles.withdraw(cycle.id) == "WITHDRAWN"
+        answered_s = time.monotonic() - asked
+        await poll(lambda: _closed_in_wallet(world), bool, seconds=30)
+        closed_s = time.monotonic() - asked
+    assert answered_s < 3 and closed_s >= 6
+    assert [event["reason"] for _, event in world.voucher_events] == ["withdrawn"]
+
+
+async def _closed_in_wallet(world: World) -> bool:
+    return any(event["type"] == "closed" for _, event in world.voucher_events)
+
+
 async def test_a_reply_its_cycle_cannot_answer_in_time_gets_503_and_is_taken_once(
     dev_server: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
