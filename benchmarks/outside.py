@@ -17,16 +17,15 @@ import asyncio
 import json
 import sys
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Literal
 
 import httpx
 from pydantic import BaseModel
 
 from benchmarks.common import bounded
-from simulators.signing import sign
+from simulators.signing import signed_headers
+from simulators.webhook import inbound_message
 
 REPLY_TIMEOUT_S = 120.0
 
@@ -81,14 +80,7 @@ async def from_outside(job: Replies | Activations) -> Outcome:
 
 def reply_body(sender: str, to: str, text: str) -> bytes:
     """An inbound SMS's JSON body as the gateway posts it to the webhook."""
-    message = {
-        "message_id": f"bench-{uuid.uuid4().hex}",
-        "from": sender,
-        "to": to,
-        "text": text,
-        "received_at": datetime.now(UTC).isoformat(),
-    }
-    return json.dumps(message).encode()
+    return json.dumps(inbound_message(sender, to, text)).encode()
 
 
 # What a reply's answers count, beside its final answer, for each time the webhook asked for
@@ -104,14 +96,8 @@ async def deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -
     error)."""
     answers: list[str] = []
     while True:
-        stamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Timestamp": str(stamp),
-            "X-Signature": sign(secret, stamp, body),
-        }
         try:
-            answer = await http.post(url, content=body, headers=headers)
+            answer = await http.post(url, content=body, headers=signed_headers(secret, body))
         except httpx.HTTPError as error:
             return [*answers, type(error).__name__]
         resend = len(answers) < ATTEMPTS - 1  # the answers so far are the 503s

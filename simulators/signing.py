@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -20,3 +21,14 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     message = f"{timestamp}.".encode() + body
     digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def signed_headers(secret: str, body: bytes) -> dict[str, str]:
+    """The headers the SMS gateway posts ``body`` with, signed now: each attempt is signed
+    afresh, as a real gateway does, so a retry is never stale."""
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        "X-Timestamp": str(timestamp),
+        "X-Signature": sign(secret, timestamp, body),
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from simulators.signing import sign
+from simulators.signing import signed_headers
 from simulators.state import World
 
 
@@ -59,15 +58,8 @@ async def deliver(
     body = json.dumps(payload, ensure_ascii=False).encode()
     outcome = Delivery(status=None, body=None, attempts=0)
     for attempt in range(1, attempts + 1):
-        # Each attempt is signed afresh, as a real gateway would, so a retry is never stale.
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Timestamp": str(timestamp),
-            "X-Signature": sign(secret, timestamp, body),
-        }
         try:
-            response = await client.post(url, content=body, headers=headers)
+            response = await client.post(url, content=body, headers=signed_headers(secret, body))
         except httpx.TransportError as exc:
             outcome = Delivery(None, {"error": "unreachable", "detail": repr(exc)}, attempt)
         else:
@@ -77,6 +69,20 @@ async def deliver(
         if attempt < attempts:
             await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
     return outcome
+
+
+def inbound_message(
+    from_: str, to: str, text: str, received_at: datetime | None = None
+) -> dict[str, Any]:
+    """A citizen's SMS as the gateway posts it to the webhook, with a new ``message_id``;
+    received now unless ``received_at`` says when."""
+    return {
+        "message_id": f"in-{uuid.uuid4().hex}",
+        "from": from_,
+        "to": to,
+        "text": text,
+        "received_at": (received_at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
+    }
 
 
 async def send_reply(
@@ -105,13 +111,7 @@ async def send_reply(
     """
     if world.webhook_url is None:
         raise LookupError("no webhook URL configured")
-    payload = {
-        "message_id": f"in-{uuid.uuid4().hex}",
-        "from": from_,
-        "to": to,
-        "text": text,
-        "received_at": (received_at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
-    }
+    payload = inbound_message(from_, to, text, received_at)
     world.inbound.append(payload)
     deliveries = []
     async with httpx.AsyncClient(timeout=timeout_s) as client:

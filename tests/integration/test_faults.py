@@ -31,9 +31,9 @@ from devtools.embedded import deploy_rules, run_embedded, serve_outside_and_api
 from devtools.postgres import Cluster
 from models.cycle import CycleState, Reply, voucher_id
 from models.settings import Settings
-from simulators.signing import sign
+from simulators.signing import signed_headers
 from simulators.state import World
-from simulators.webhook import send_reply
+from simulators.webhook import inbound_message, send_reply
 from store.engine import create_engine, create_sessions
 from store.tables import ConsentRecord, CycleRecord, InboundSmsRecord, SmsRecord
 from store.vouchers import voucher_ids
@@ -464,28 +464,12 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
 
 def _signed_body(phone: str, short_number: str, text: str = "21*1") -> bytes:
     """An inbound SMS's body as the gateway posts it."""
-    message = {
-        "message_id": f"in-{uuid.uuid4().hex}",
-        "from": phone,
-        "to": short_number,
-        "text": text,
-        "received_at": datetime.now(UTC).isoformat(),
-    }
-    return json.dumps(message).encode()
+    return json.dumps(inbound_message(phone, short_number, text)).encode()
 
 
 async def _post(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> httpx.Response:
     """``body`` posted to the webhook as the gateway would, signed now."""
-    stamp = int(time.time())
-    return await http.post(
-        url,
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Timestamp": str(stamp),
-            "X-Signature": sign(secret, stamp, body),
-        },
-    )
+    return await http.post(url, content=body, headers=signed_headers(secret, body))
 
 
 async def _deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> str:
