@@ -40,7 +40,7 @@ import httpx
 from temporalio.client import Client
 
 from benchmarks.common import list_citizens, machine, print_table, quiet_core_logs, token_of
-from benchmarks.outside import deliver, reply_body
+from benchmarks.outside import ATTEMPTS, answers_of
 from devtools.embedded import EXAMPLE_PROGRAM_DATA, Embedded, run_embedded
 from devtools.stack import DYNAMIC_CONFIG, temporal_dev_server
 from models.programs import PROGRAMS, ProgramVersion, load_programs
@@ -50,6 +50,7 @@ from rules.pseudonyms import citizen_ref
 from simulators.cohort import sample_cohort, seed_world
 from simulators.embedded import free_ports
 from simulators.state import World
+from simulators.webhook import deliver, inbound_message
 from store.engine import Sessions, create_engine, create_sessions
 from store.reports import count_checked, count_reachable, reachable_citizens
 from workers import setup_namespace
@@ -227,9 +228,10 @@ class _Webhook:
 
     async def _reply(self, phone: str, into: Latencies) -> None:
         rules = self._month.rules
-        body = reply_body(phone, rules.short_number, rules.reply_codes.agree)
+        sms = inbound_message(phone, rules.short_number, rules.reply_codes.agree)
         sent = time.perf_counter()
-        into.answers.update(await deliver(self._http, self._url, self._secret, body))
+        delivery = await deliver(self._http, self._url, self._secret, sms, attempts=ATTEMPTS)
+        into.answers.update(answers_of(delivery))
         into.seconds.append(time.perf_counter() - sent)
 
 

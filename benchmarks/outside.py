@@ -14,7 +14,6 @@ A job is a :class:`Replies` or an :class:`Activations`; the answer an :class:`Ou
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections import Counter
@@ -24,8 +23,7 @@ import httpx
 from pydantic import BaseModel
 
 from benchmarks.common import bounded
-from simulators.signing import signed_headers
-from simulators.webhook import inbound_message
+from simulators.webhook import Delivery, deliver, inbound_message
 
 REPLY_TIMEOUT_S = 120.0
 
@@ -78,36 +76,23 @@ async def from_outside(job: Replies | Activations) -> Outcome:
     return Outcome.model_validate_json(out)
 
 
-def reply_body(sender: str, to: str, text: str) -> bytes:
-    """An inbound SMS's JSON body as the gateway posts it to the webhook."""
-    return json.dumps(inbound_message(sender, to, text)).encode()
-
-
-# What a reply's answers count, beside its final answer, for each time the webhook asked for
-# the message again (503 with Retry-After: the cycle did not answer in time).
-SENT_AGAIN = "sent again after a 503"
+# What a reply's answers count, beside its final answer, for each time the gateway sent the
+# message again (the webhook's 503 when the cycle did not answer in time, or no answer).
+SENT_AGAIN = "sent again"
 ATTEMPTS = 5  # a gateway's attempts at one message, after which its last answer stands
 
 
-async def deliver(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> list[str]:
-    """Post an inbound SMS as a gateway does: signed afresh on each attempt, and sent again
-    after the ``Retry-After`` of a 503, up to ``ATTEMPTS`` times. Its answers: one
-    ``SENT_AGAIN`` per 503, then the final one (the result, ``HTTP <status>``, or the client's
-    error)."""
-    answers: list[str] = []
-    while True:
-        try:
-            answer = await http.post(url, content=body, headers=signed_headers(secret, body))
-        except httpx.HTTPError as error:
-            return [*answers, type(error).__name__]
-        resend = len(answers) < ATTEMPTS - 1  # the answers so far are the 503s
-        if answer.status_code == 503 and "Retry-After" in answer.headers and resend:
-            answers.append(SENT_AGAIN)
-            await asyncio.sleep(float(answer.headers["Retry-After"]))
-            continue
-        if answer.status_code != 200:
-            return [*answers, f"HTTP {answer.status_code}"]
-        return [*answers, answer.json()["result"]]
+def answers_of(delivery: Delivery) -> list[str]:
+    """What one reply's delivery (``simulators.webhook.deliver``) counts: one ``SENT_AGAIN`` per
+    attempt after the first, then the final answer (the result, ``HTTP <status>``, or
+    ``Unreachable``, capitalised like the client's errors it stands for)."""
+    if delivery.status == 200:
+        final = str(delivery.body["result"])
+    elif delivery.status is None:
+        final = "Unreachable"
+    else:
+        final = f"HTTP {delivery.status}"
+    return [SENT_AGAIN] * (delivery.attempts - 1) + [final]
 
 
 async def _replies(job: Replies) -> Outcome:
@@ -118,9 +103,10 @@ async def _replies(job: Replies) -> Outcome:
     async with httpx.AsyncClient(timeout=REPLY_TIMEOUT_S, limits=limits) as http:
 
         async def reply(phone: str) -> None:
-            body = reply_body(phone, job.short_number, job.text)
+            sms = inbound_message(phone, job.short_number, job.text)
             sent = time.perf_counter()
-            results.update(await deliver(http, job.url, job.secret, body))
+            delivery = await deliver(http, job.url, job.secret, sms, attempts=ATTEMPTS)
+            results.update(answers_of(delivery))
             latencies.append(time.perf_counter() - sent)
 
         began = time.perf_counter()

@@ -313,14 +313,14 @@ def _listed_were(column: Column) -> str:
 
 
 def _unanswered(hook: intake.Webhook) -> str:
-    """How many replies got no answer (an HTTP error or none at all), and how many the
-    webhook asked for again (503: the cycle did not answer in time), if any."""
+    """How many replies got no answer (an HTTP error or none at all), and how many times the
+    gateway sent one again (the webhook's 503: the cycle did not answer in time), if any."""
     failed = sum(
         n for kind, n in hook.results.items() if kind.startswith("HTTP ") or kind[:1].isupper()
     )
     said = [f"{failed} of {len(hook.latencies)} replies unanswered"] if failed else []
     if again := hook.results.get(SENT_AGAIN, 0):
-        said.append(f"{again} sent again after a 503")
+        said.append(f"{again} sent again")
     return "".join(f"{part}; " for part in said)
 
 

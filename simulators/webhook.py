@@ -54,10 +54,13 @@ async def deliver(
     attempts: int = 3,
     backoff_s: float = 0.2,
 ) -> Delivery:
-    """POST `payload` to the webhook, signed, retrying on 5xx, 429 and connection errors."""
+    """POST `payload` to the webhook, signed, retrying on 5xx, 429 and connection errors:
+    after the answer's `Retry-After` when it gives one (the webhook's 503 when the cycle has not
+    answered in time), after an exponential back-off otherwise."""
     body = json.dumps(payload, ensure_ascii=False).encode()
     outcome = Delivery(status=None, body=None, attempts=0)
     for attempt in range(1, attempts + 1):
+        pause = backoff_s * 2 ** (attempt - 1)
         try:
             response = await client.post(url, content=body, headers=signed_headers(secret, body))
         except httpx.TransportError as exc:
@@ -66,9 +69,16 @@ async def deliver(
             outcome = Delivery(response.status_code, _body_of(response), attempt)
             if not _retryable(response.status_code):
                 return outcome
+            pause = _retry_after(response) or pause
         if attempt < attempts:
-            await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+            await asyncio.sleep(pause)
     return outcome
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a `Retry-After` header asks for, if it gives them."""
+    given = response.headers.get("Retry-After", "")
+    return float(given) if given.isdigit() else None
 
 
 def inbound_message(

@@ -74,7 +74,7 @@ def test_the_table_says_whether_the_listed_cycles_waited_for_their_send_day() ->
 
 
 def test_the_listing_row_counts_replies_sent_again_and_says_when_the_fan_out_had_ended() -> None:
-    """A reply the webhook asked for again (503) is counted beside the unanswered ones; replies
+    """A reply the gateway sent again (after a 503) is counted beside the unanswered ones; replies
     that outlasted the fan-out were not all sent during it, and the row says so."""
     run = _intake_run(replied=_month("2026-12", True), listed=_month("2027-01", False))
     run.alone = Webhook(in_flight=64, wall_s=1.0, latencies=[0.1] * 100)
@@ -86,7 +86,7 @@ def test_the_listing_row_counts_replies_sent_again_and_says_when_the_fan_out_had
     during_fan_out = row.cell(Column("SQLite", intake=run))
     run.listing.started_by_last_reply = 1_000
     after_it = row.cell(Column("SQLite", intake=run))
-    assert during_fan_out.startswith("1 of 100 replies unanswered; 2 sent again after a 503; ")
+    assert during_fan_out.startswith("1 of 100 replies unanswered; 2 sent again; ")
     assert during_fan_out.endswith("FAIL")
     assert after_it.endswith("FAIL (the fan-out had ended before the last reply)")
 
