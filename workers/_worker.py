@@ -36,7 +36,8 @@ from workflows import catalog
 from workflows.catalog import WORKFLOWS
 from workflows.month_intake import intake_queue
 
-# Fan-outs at once on one worker's intake queue: each already has 64 starts or signals in flight.
+# Fan-outs at once on one worker's intake queue: each already has 16 starts or 64 signals in
+# flight (activities.cycles).
 INTAKE_ACTIVITIES = 4
 # A cached cycle's task (a reply, a wallet request) waits this long for its worker to take it
 # before the server hands it to the task queue. Not less: on the task queue it waits behind a

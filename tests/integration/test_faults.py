@@ -292,7 +292,7 @@ async def test_a_reply_its_cycle_cannot_answer_in_time_gets_503_and_is_taken_onc
         async with create_worker(dev_server.client, product.settings):
             cycle, phone = await _one_awaiting_consent(client, settings, world)
         url, secret = f"{product.api_url}/v1/sms/inbound", settings.sms_webhook_secret
-        body = _signed_body(phone, rules_for_now()[1].short_number)
+        body = _sms_body(phone, rules_for_now()[1].short_number)
         async with httpx.AsyncClient(timeout=30) as gateway:
             waited = time.monotonic()
             first = await _post(gateway, url, secret, body)
@@ -435,7 +435,7 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
         cycles = await start_cycles(client, settings, month, rules, citizens)
         await poll(lambda: states(cycles), all_in(CycleState.AWAITING_CONSENT), seconds=20)
         url = f"{product.api_url}/v1/sms/inbound"
-        messages = [_signed_body(world.subscribers[c.iin], rules.short_number) for c in citizens]
+        messages = [_sms_body(world.subscribers[c.iin], rules.short_number) for c in citizens]
         async with httpx.AsyncClient(timeout=30) as node_a, httpx.AsyncClient(timeout=30) as node_b:
             answers = await asyncio.gather(
                 *(
@@ -462,7 +462,7 @@ async def test_the_same_reply_from_two_gateway_nodes_at_once_counts_once(
     assert kept == ["consent"] * 5, "the webhook's record of each message says what it meant"
 
 
-def _signed_body(phone: str, short_number: str, text: str = "21*1") -> bytes:
+def _sms_body(phone: str, short_number: str, text: str = "21*1") -> bytes:
     """An inbound SMS's body as the gateway posts it."""
     return json.dumps(inbound_message(phone, short_number, text)).encode()
 
