@@ -6,9 +6,10 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from temporalio.service import RPCError, RPCStatusCode
 
 
@@ -67,3 +68,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # Kept headers: a 405's Allow names the methods the route takes.
         error = codes.get(exc.status_code, "error")
         return _answer(exc.status_code, error, str(exc.detail), exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _caller_gone(_: Request, __: ClientDisconnect) -> Response:
+        # The caller went away while its body was read (a gateway's timeout): nothing was
+        # decided, and there is nobody to answer; 499, as proxies log it, and no traceback.
+        return Response(status_code=499)

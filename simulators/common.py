@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.base import RequestResponseEndpoint
+from starlette.requests import ClientDisconnect
 
 from simulators.state import Fault, Received, World
 
@@ -78,6 +79,12 @@ def install_common(
             if fault.status is not None:
                 return fault_response(fault, system)
         return await call_next(request)
+
+    @app.exception_handler(ClientDisconnect)
+    async def caller_gone(_: Request, __: ClientDisconnect) -> Response:
+        # The caller went away while its body was read (a worker stopping mid-call): nobody's
+        # error and nobody to answer; 499, as proxies log it.
+        return Response(status_code=499)
 
     @app.post("/sim/faults", status_code=204, tags=["simulator control"])
     async def add_faults(body: FaultIn) -> Response:

@@ -44,8 +44,10 @@ async def _call(
     chunks: Iterator[bytes],
     headers: dict[str, str] | None = None,
     length: int | None = None,
+    gone: bool = False,
 ) -> Answer:
-    """POST to the app in-process; ``length`` declares a Content-Length, else it is chunked."""
+    """POST to the app in-process; ``length`` declares a Content-Length, else it is chunked;
+    ``gone``: the caller disconnects after the last chunk instead of ending the body."""
     app = create_app(None, SETTINGS)  # no lifespan: only the door and the body reading run
     sent = {k.lower(): v for k, v in (headers or {}).items()}
     if length is not None:
@@ -72,6 +74,8 @@ async def _call(
     async def receive() -> Message:
         nonlocal read
         chunk = next(pending, None)
+        if chunk is None and gone:
+            return {"type": "http.disconnect"}
         if chunk is None:
             return {"type": "http.request", "body": b"", "more_body": False}
         read += len(chunk)
@@ -85,7 +89,7 @@ async def _call(
             body += message.get("body", b"")
 
     await app(scope, receive, send)
-    return Answer(status, json.loads(body), read)
+    return Answer(status, json.loads(body) if body else {}, read)
 
 
 def _zeros(total: int) -> Iterator[bytes]:
@@ -186,6 +190,15 @@ async def test_a_body_under_a_lying_content_length_is_still_counted() -> None:
     answer = await _call(REDEMPTIONS, chunks=_zeros(10 * MB), headers=headers, length=10)
     assert (answer.status, answer.body["error"]) == (413, "body_too_large")
     assert answer.bytes_read <= DEFAULT_LIMIT + CHUNK
+
+
+async def test_a_gateway_gone_mid_body_is_answered_499_without_an_error() -> None:
+    """The gateway gives up while its reply's body is being read: nothing was decided, nothing
+    is raised to the server (which would log a traceback), and the access log says 499."""
+    answer = await _call(
+        WEBHOOK, chunks=iter([b'{"message_id": "m-1", "fr']), headers=_signed_headers(), gone=True
+    )
+    assert answer.status == 499
 
 
 async def test_the_limits_are_per_route_over_http(product: Product) -> None:

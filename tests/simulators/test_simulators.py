@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 import phonenumbers
@@ -154,6 +157,30 @@ async def test_sms_malformed_body_is_422_and_counted(sims: Sims) -> None:
     assert answer.status_code == 422
     state = (await sims.http.get(f"{base}/sim/state")).json()
     assert (state["requests"], state["messages"], state["faults_pending"]) == (1, [], 0)
+
+
+async def test_a_caller_gone_mid_body_is_not_logged_as_an_error(
+    sims: Sims, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A caller that goes away while its body is being read (a worker stopping mid-call) is
+    nobody's error: nothing is answered, and no traceback is logged."""
+    url = urlsplit(sims.urls.sms_gateway_url)
+    assert url.hostname is not None and url.port is not None
+    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        b"POST /v1/messages HTTP/1.1\r\nHost: sms\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\nIdempotency-Key: gone\r\n"
+        b"Content-Length: 100\r\n\r\n{\"from\": "
+    )
+    await writer.drain()
+    while sims.world.requests["sms"] == 0:
+        await asyncio.sleep(0.01)
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.5)  # the server sees the close at once; an error would be logged now
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert (await send_sms(sims)).status_code == 202
 
 
 async def test_wallet_put_creates_then_updates(sims: Sims) -> None:
