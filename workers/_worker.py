@@ -51,7 +51,8 @@ STICKY_START_TIMEOUT = timedelta(seconds=10)
 # (one API call holds up to 10,000) evicted a whole running month. Measured with
 # ``python -m benchmarks.intake`` (10,000 listed, 200 consents during the listing): at 1,000, the
 # replies' p99 during the listing 3.5 times their p99 alone; at 30,000, 1.25. A cached cycle
-# costs about 25 KB of the worker's memory (peak RSS 376 MiB, 555 MiB with 7,700 more cached).
+# costs 20 to 25 KB of the worker's memory: the process's peak RSS went from 376 MiB to 555 MiB
+# with 7,700 to 10,000 more cycles cached (the listing's, started by the end of the run).
 CACHED_CYCLES = 20_000
 # Workflow-task polls a worker keeps open (the SDK's default is 5; a fifth of them poll the task
 # queue, the rest the worker's sticky queue). During a listing a reply's task waited on the sticky
