@@ -45,19 +45,20 @@ INTAKE_ACTIVITIES = 4
 # work than the new listing's (a running month's replies during next month's listing, in
 # ``python -m benchmarks.intake``: p99 46 to 120 s with 2 s here, 11 to 14 s with 10 s).
 STICKY_START_TIMEOUT = timedelta(seconds=10)
-# Cycles a worker keeps in memory between their tasks (the SDK's default is 1,000). A cycle that
-# drops out of the cache loses its sticky queue: its next task, a citizen's reply, goes to the task
-# queue and waits there behind whatever listing is being started. A listing of more than the cache
-# (one API call holds up to 10,000) evicted a whole running month. Measured with
-# ``python -m benchmarks.intake`` (10,000 listed, 200 consents during the listing): at 1,000, the
-# replies' p99 during the listing 3.5 times their p99 alone; at 30,000, 1.25. A cached cycle
-# costs 20 to 25 KB of the worker's memory: the process's peak RSS went from 376 MiB to 555 MiB
-# with 7,700 to 10,000 more cycles cached (the listing's, started by the end of the run).
+# Cycles a worker keeps in memory between their tasks (the SDK's default is 1,000). A listing of
+# more than that (one API call holds up to 10,000) pushes the running month's cycles out, and a
+# cycle out of the cache is rebuilt for its next task, a citizen's reply: the worker fetches its
+# whole history and replays it in a new sandbox, with the listing's first tasks going on. Measured
+# with ``python -m benchmarks.intake`` (10,000 listed, 200 consents during the listing), the
+# replies' tasks ran a median 5.3 s at 1,000 (their p99 during the listing 3.5 times alone) and
+# 0.34 s at 30,000 (1.25 times). A cached cycle costs 20 to 25 KB of the worker's memory: the
+# process's peak RSS went from 376 MiB to 555 MiB with 7,700 to 10,000 more cycles cached.
 CACHED_CYCLES = 20_000
-# Workflow-task polls a worker keeps open (the SDK's default is 5; a fifth of them poll the task
-# queue, the rest the worker's sticky queue). During a listing a reply's task waited on the sticky
-# queue up to 8.5 s for one of the four sticky polls, then 10 s and went to the task queue; with
-# 20 polls it waited at most 3.1 s (histories of the same benchmark run read afterwards).
+# Workflow-task polls a worker keeps open (the SDK's default is 5: one on the task queue, four on
+# the worker's sticky queue, where a cached cycle's tasks go). During a listing a reply's task
+# waited on the sticky queue up to 8.5 s for a poll, and past ``STICKY_START_TIMEOUT`` it went to
+# the task queue behind the listing (21 to 110 s; 14 of 200 replies answered 503). With 20 polls
+# it waited at most 3.7 s (the same benchmark, cache 30,000; the waits read from the histories).
 WORKFLOW_TASK_POLLS = 20
 RESOURCES = "social-wallet.worker-resources"
 # How long an idle connection to an outside system is kept for reuse (see _OutsideClients).
