@@ -72,5 +72,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def _caller_gone(_: Request, __: ClientDisconnect) -> Response:
         # The caller went away while its body was read (a gateway's timeout): nothing was
-        # decided, and there is nobody to answer; 499, as proxies log it, and no traceback.
+        # decided, and no traceback is logged. The answer, 499 (a proxy's code for a request its
+        # client closed), is dropped by the server: there is nobody to send it to.
         return Response(status_code=499)

@@ -83,7 +83,8 @@ def install_common(
     @app.exception_handler(ClientDisconnect)
     async def caller_gone(_: Request, __: ClientDisconnect) -> Response:
         # The caller went away while its body was read (a worker stopping mid-call): nobody's
-        # error and nobody to answer; 499, as proxies log it.
+        # error. The answer, 499 (a proxy's code for a request its client closed), is dropped by
+        # the server: there is nobody to send it to.
         return Response(status_code=499)
 
     @app.post("/sim/faults", status_code=204, tags=["simulator control"])

@@ -194,7 +194,7 @@ async def test_a_body_under_a_lying_content_length_is_still_counted() -> None:
 
 async def test_a_gateway_gone_mid_body_is_answered_499_without_an_error() -> None:
     """The gateway gives up while its reply's body is being read: nothing was decided, nothing
-    is raised to the server (which would log a traceback), and the access log says 499."""
+    is raised to the server (which would log a traceback); the app answers 499."""
     answer = await _call(
         WEBHOOK, chunks=iter([b'{"message_id": "m-1", "fr']), headers=_signed_headers(), gone=True
     )
